@@ -1,0 +1,48 @@
+"""Errors raised by the retrieval core.
+
+The tree (``app/errors.py`` maps every leaf to one HTTP status)::
+
+    RetrievalError
+    ├── UnsupportedMediaTypeError   file type we cannot parse
+    ├── EmptyDocumentError          nothing extractable in the file
+    ├── DocumentTooLargeError       bytes, pages, characters or chunks over a cap
+    ├── CorruptDocumentError        parser could not read the file
+    ├── DocumentNotFoundError       unknown id (or another tenant's)
+    └── IndexUnavailableError       index not loaded yet / being rebuilt
+"""
+
+from __future__ import annotations
+
+
+class RetrievalError(Exception):
+    """Base of every error the retrieval core raises on purpose."""
+
+    code = "retrieval_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnsupportedMediaTypeError(RetrievalError):
+    code = "unsupported_media_type"
+
+
+class EmptyDocumentError(RetrievalError):
+    code = "empty_document"
+
+
+class DocumentTooLargeError(RetrievalError):
+    code = "document_too_large"
+
+
+class CorruptDocumentError(RetrievalError):
+    code = "corrupt_document"
+
+
+class DocumentNotFoundError(RetrievalError):
+    code = "document_not_found"
+
+
+class IndexUnavailableError(RetrievalError):
+    code = "index_unavailable"

@@ -1,0 +1,83 @@
+"""Plain data carried between the retrieval modules.
+
+Character offsets (``start``/``end``) always index into the document's
+*extracted text* as stored, so ``text[start:end]`` quotes the source exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RetrievalMode(StrEnum):
+    DENSE = "dense"
+    BM25 = "bm25"
+    HYBRID = "hybrid"
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpan:
+    """One page of a paged format: text[start:end] came from page ``page`` (1-based)."""
+
+    page: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    """What a parser extracts. ``pages`` is empty for formats without pages."""
+
+    text: str
+    pages: tuple[PageSpan, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSpan:
+    """A chunk before it is stored: text == document_text[start:end]."""
+
+    text: str
+    start: int
+    end: int
+    page: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    id: str
+    tenant: str
+    collection: str
+    source: str
+    sha256: str
+    metadata: dict[str, Any]
+    created_at: float
+    chunk_count: int
+    char_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    id: int
+    document_id: str
+    tenant: str
+    collection: str
+    source: str
+    text: str
+    start: int
+    end: int
+    page: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    document: Document
+    deduplicated: bool
