@@ -1,0 +1,176 @@
+"""Abstention: answer "The documents don't say." instead of guessing.
+
+Signals, checked in order; the first that fires is ``notes["abstain_reason"]``, and every measured
+value is in ``notes["abstain_signals"]``:
+
+``no_passages``         nothing was retrieved;
+``low_relevance``       the best question<->passage cosine is below ``min_relevance``;
+``empty_answer``        nothing is left after correction (and content rules);
+``model_declined``      the model said it cannot answer ("I don't know", "not mentioned", ...);
+``missing_key_terms``   a number or capitalised name of the question occurs in no passage;
+``low_support``         the answer's overall support (citation check) is below ``support_threshold``;
+``key_terms_away_from_evidence`` a number or name of the question is missing from the sentences
+                        around the answer's evidence (``coverage_window`` either side);
+``low_question_coverage`` the passage text around the answer's evidence holds too little of the
+                        question (weighted content words): the answer comes from a passage about
+                        something else, the usual shape of a plausible but unanswerable question.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from generation.adjustment.citations import CitationScorer, is_phrase
+from generation.adjustment.config import AdjustmentConfig
+from generation.adjustment.sentences import content_words, sentence_spans, stems, weighted_terms
+from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, Citation, SourcePassage
+
+_DECLINE_RE = re.compile(
+    r"\b(?:i|we)\s+(?:do not|don't|cannot|can't|am unable to|are unable to)\s+(?:know|say|tell|answer|find|determine)"
+    r"|\b(?:cannot|can't|unable to|not able to)\s+(?:be\s+)?(?:answer|determine|find|tell|say)"
+    r"|\bnot\s+(?:mentioned|provided|stated|specified|given|included|covered|discussed|found)\b"
+    r"|\bno\s+(?:information|mention|details?|data)\b"
+    r"|\b(?:documents?|passages?|context|text|sources?)\s+(?:do(?:es)?\s*n[o']t|does not|do not)\s+"
+    r"(?:say|mention|contain|state|provide|specify|include)"
+    r"|\bthere is no(?:thing)?\b[^.]{0,40}\b(?:about|on|regarding)\b"
+    r"|^\s*(?:unknown|n/?a|none)\s*\.?\s*$",
+    re.IGNORECASE,
+)
+
+
+def model_declined(answer: str) -> bool:
+    return _DECLINE_RE.search(answer) is not None
+
+
+class AbstainStep:
+    name = "abstain"
+
+    def __init__(self, config: AdjustmentConfig) -> None:
+        self.config = config
+
+    def apply(self, state: AdjustedAnswer, ctx: AdjustmentContext) -> AdjustedAnswer:
+        signals: dict[str, Any] = {}
+        reason = self._reason(state, ctx, signals)
+        notes = {**state.notes, "abstain_signals": signals}
+        if reason is None:
+            return dataclasses.replace(state, notes=notes)
+        notes["abstain_reason"] = reason
+        return dataclasses.replace(
+            state,
+            answer=self.config.abstain_answer,
+            abstained=True,
+            citations=[],
+            sentences=[],
+            adjustments=[*state.adjustments, f"{self.name}:{reason}"],
+            notes=notes,
+        )
+
+    def _reason(self, state: AdjustedAnswer, ctx: AdjustmentContext, signals: dict[str, Any]) -> str | None:
+        cfg = self.config
+        if not ctx.passages:
+            return "no_passages"
+        relevances = [p.relevance for p in ctx.passages if p.relevance is not None]
+        if relevances:
+            signals["best_relevance"] = round(max(relevances), 4)
+            if max(relevances) < cfg.min_relevance:
+                return "low_relevance"
+        answer = state.answer.strip()
+        if not content_words(answer) and not re.search(r"\w", answer):
+            return "empty_answer"
+        if model_declined(answer):
+            return "model_declined"
+        missing = missing_key_terms(ctx.question, ctx.passages)
+        signals["missing_key_terms"] = missing
+        if cfg.require_key_terms and missing:
+            return "missing_key_terms"
+        support, evidence = self._support(state, ctx)
+        signals["support"] = round(support, 4)
+        if support < cfg.support_threshold:
+            return "low_support"
+        if evidence:
+            away = key_terms_away(ctx.question, evidence, ctx.passages, cfg.coverage_window)
+            signals["key_terms_away_from_evidence"] = away
+            if cfg.require_key_terms and away:
+                return "key_terms_away_from_evidence"
+            coverage = question_coverage(ctx.question, evidence, ctx.passages, cfg.coverage_window)
+            signals["question_coverage"] = round(coverage, 4)
+            if coverage < cfg.min_question_coverage:
+                return "low_question_coverage"
+        return None
+
+    def _support(self, state: AdjustedAnswer, ctx: AdjustmentContext) -> tuple[float, list[Citation]]:
+        """The citation check's result when it ran; otherwise scored here the same way."""
+        evidence = list(state.citations)
+        if isinstance(state.notes.get("evidence"), Citation) and not evidence:
+            evidence = [state.notes["evidence"]]
+        if "support_mode" in state.notes:
+            return state.support, evidence
+        scorer = CitationScorer(ctx)
+        if is_phrase(state.answer):
+            scored = scorer.score_phrase(state.answer)
+            return scored.support, [scored.span.citation()] if scored.span else []
+        sentences = [state.answer[s:e] for s, e in sentence_spans(state.answer)]
+        results = scorer.score_sentences(sentences)
+        weights = [len(content_words(s)) for s in sentences]
+        total = sum(weights)
+        support = sum(r.support * w for r, w in zip(results, weights, strict=True)) / total if total else 1.0
+        return support, [r.span.citation() for r in results if r.span is not None]
+
+
+def missing_key_terms(question: str, passages: list[SourcePassage]) -> list[str]:
+    """Numbers and capitalised names of the question that occur in no passage."""
+    have: set[str] = set()
+    for p in passages:
+        have |= stems(content_words(p.text))
+    return sorted(t for t, w in weighted_terms(question).items() if w >= 2 and t not in have)
+
+
+def _window_stems(cite: Citation, passages: list[SourcePassage], window: int) -> set[str] | None:
+    """Content-word stems of the passage sentences around a citation (``window`` sentences either side)."""
+    p = next((p for p in passages if p.number == cite.number), None)
+    if p is None:
+        return None
+    local = sentence_spans(p.text)
+    if not local:
+        return set()
+    lo, hi = cite.start - p.start, cite.end - p.start
+    idx = [i for i, (s, e) in enumerate(local) if s < hi and e > lo] or [0]
+    first, last = max(0, idx[0] - window), min(len(local) - 1, idx[-1] + window)
+    # The passage's first sentence too: it usually names the topic that later sentences call "they".
+    return stems(content_words(p.text[local[first][0] : local[last][1]] + " " + p.text[local[0][0] : local[0][1]]))
+
+
+def key_terms_away(question: str, evidence: list[Citation], passages: list[SourcePassage], window: int) -> list[str]:
+    """Numbers and names of the question absent near every piece of evidence ([] if one holds them all).
+
+    An unanswerable question often borrows a name from elsewhere in the passage: the answer the model
+    found then sits in sentences that never mention it.
+    """
+    key = {t for t, w in weighted_terms(question).items() if w >= 2}
+    if not key:
+        return []
+    best: set[str] | None = None
+    for cite in evidence:
+        around = _window_stems(cite, passages, window)
+        if around is None:
+            continue
+        missing = key - around
+        if best is None or len(missing) < len(best):
+            best = missing
+    return sorted(best or ())
+
+
+def question_coverage(question: str, evidence: list[Citation], passages: list[SourcePassage], window: int) -> float:
+    """Weighted share of the question's content words found near the evidence (best over the evidence spans)."""
+    terms = weighted_terms(question)
+    total = sum(terms.values())
+    if total < 3:  # one or two plain words: too little to judge by
+        return 1.0
+    best = 0.0
+    for cite in evidence:
+        around = _window_stems(cite, passages, window)
+        if around is not None:
+            best = max(best, sum(w for t, w in terms.items() if t in around) / total)
+    return best

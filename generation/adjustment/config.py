@@ -1,0 +1,36 @@
+"""Settings of the adjustment stage (re-exported by ``pipeline``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AdjustmentConfig:
+    # What the citation check does with a sentence below ``support_threshold``: keep it marked
+    # unsupported ("flag") or remove it ("drop").
+    unsupported: str = "flag"
+    # Support (0..1) below which a sentence is unsupported, and below which the whole answer abstains.
+    support_threshold: float = 0.5
+    # Case-insensitive whole words, and regular expressions, masked as "[blocked]".
+    blocked_terms: tuple[str, ...] = ()
+    blocked_patterns: tuple[str, ...] = ()
+    # Mask emails, phone numbers and (Luhn-valid) payment card numbers.
+    redact_pii: bool = True
+    # The plain answer given instead of a guess.
+    abstain_answer: str = "The documents don't say."
+    # Best question<->passage cosine (all-MiniLM-L6-v2) below which nothing retrieved is on topic.
+    # MiniLM gives a question and a paragraph that answers it typically 0.35-0.8, and a question
+    # and an unrelated paragraph about -0.1-0.15; 0.2 sits between with margin on the answerable side.
+    min_relevance: float = 0.2
+    # Weighted share of the question's content words (numbers 3, names 2, other words 1) that the
+    # passages around the answer's evidence must hold. Below it, the passage is about something else.
+    # Weak on its own (answerable and unanswerable SQuAD 2.0 questions cover alike), so it only catches
+    # evidence that shares almost nothing with the question.
+    min_question_coverage: float = 0.25
+    # A number or capitalised name of the question that no passage holds, or that is missing from the
+    # sentences around the answer's evidence, means the documents answer a different question (a
+    # different year, a different person): abstain.
+    require_key_terms: bool = True
+    # Sentences either side of the evidence sentence that count for question coverage.
+    coverage_window: int = 1

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+
+from generation.adjustment.abstain import AbstainStep, model_declined
+from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
+from generation.adjustment.types import AdjustedAnswer
+from tests.generation.adjustment.helpers import context, passage, passages
+
+PIPE = build_default_pipeline(AdjustmentConfig())
+
+
+def ask(question: str, answer: str, **kw: object) -> AdjustedAnswer:
+    return PIPE.run(context(question, answer, **kw))
+
+
+def test_supported_answer_is_kept() -> None:
+    out = ask("Who led the Normans?", "Rollo was their leader [1].")
+    assert not out.abstained and out.answer == "Rollo was their leader [1]."
+    assert "abstain_reason" not in out.notes and out.notes["abstain_signals"]["support"] > 0.9
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "kw", "reason"),
+    [
+        ("Who led them?", "Rollo", {"passages": []}, "no_passages"),
+        (
+            "Who led them?",
+            "Rollo",
+            {"passages": [passage(1, "The Normans", "in 911.", relevance=0.05)]},
+            "low_relevance",
+        ),
+        ("Who led them?", "<|im_end|>", {}, "empty_answer"),
+        ("Who led them?", "I don't know.", {}, "model_declined"),
+        ("Who led them?", "The documents do not mention a leader.", {}, "model_declined"),
+        ("Who won the Battle of Hastings in 1067?", "William the Conqueror", {}, "missing_key_terms"),
+        ("Who led the Vikings to Paris?", "Rollo", {}, "missing_key_terms"),
+        ("Who led them?", "Harald Hardrada led them in 1000.", {}, "low_support"),
+        # A name from elsewhere in the passages: the answer's evidence never mentions England.
+        ("Who swore fealty to the king of England?", "Rollo", {}, "key_terms_away_from_evidence"),
+    ],
+)
+def test_abstains_with_the_reason_in_notes(question: str, answer: str, kw: dict[str, object], reason: str) -> None:
+    out = ask(question, answer, **kw)
+    assert out.abstained and out.answer == "The documents don't say."
+    assert out.notes["abstain_reason"] == reason and f"abstain:{reason}" in out.adjustments
+    assert out.citations == [] and out.sentences == []
+
+
+def test_short_answers_from_the_right_passage_are_kept() -> None:
+    assert not ask("When was the Battle of Hastings fought?", "1066", detail="short").abstained
+    assert not ask("Who swore fealty to King Charles III?", "Rollo", detail="short").abstained
+
+
+def test_abstain_scores_support_itself_when_the_citation_check_is_off() -> None:
+    pipe = AdjustmentPipeline([AbstainStep(AdjustmentConfig())])
+    assert pipe.run(context("Who led them?", "Harald Hardrada led them in 1000.")).abstained
+    assert not pipe.run(context("Who led them?", "Rollo was their leader.")).abstained
+
+
+def test_thresholds_are_configurable() -> None:
+    lenient = AdjustmentPipeline([AbstainStep(AdjustmentConfig(support_threshold=0.0, require_key_terms=False))])
+    assert not lenient.run(context("Who led them in 1200?", "Harald Hardrada")).abstained
+    custom = build_default_pipeline(AdjustmentConfig(abstain_answer="No idea."))
+    assert custom.run(context("q", "I don't know", passages=passages())).answer == "No idea."
+
+
+@pytest.mark.parametrize(
+    "text", ["I don't know.", "I cannot answer that.", "This is not mentioned in the passages.", "No information."]
+)
+def test_declines_are_recognised(text: str) -> None:
+    assert model_declined(text)
+
+
+def test_ordinary_answers_are_not_declines() -> None:
+    assert not model_declined("Rollo knew the king.")
