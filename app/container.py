@@ -1,0 +1,226 @@
+"""Builds the service objects once, at start-up, and owns their life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import ipaddress
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+
+from app.ask import AskService
+from app.keys import Authenticator, KeyStore
+from app.metrics import Metrics
+from app.ratelimit import RateLimiter
+from app.settings import Settings
+from generation.adjustment.feedback import FeedbackStore
+from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
+from generation.batching import DynamicBatcher
+from generation.engine import Generator, LocalGenerator
+from generation.model import LoadedModel, load_causal_lm
+from retrieval.encoder import Encoder, SentenceTransformerEncoder
+from retrieval.parsing import ParseLimits
+from retrieval.service import RetrievalService
+from retrieval.types import RetrievalMode
+
+logger = logging.getLogger(__name__)
+
+
+def adjustment_config(s: Settings) -> AdjustmentConfig:
+    return AdjustmentConfig(
+        unsupported=s.unsupported_sentences,
+        support_threshold=s.support_threshold,
+        blocked_terms=tuple(t.strip() for t in s.blocked_terms.split(",") if t.strip()),
+        blocked_patterns=tuple(p for p in s.blocked_patterns.split(";;") if p.strip()),
+        redact_pii=s.redact_pii,
+    )
+
+
+def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = None) -> Generator:
+    if s.generator_backend == "openai":
+        from generation.remote import RemoteGenerator
+
+        if not s.remote_base_url:
+            raise ValueError("RAG_GENERATOR_BACKEND=openai needs RAG_REMOTE_BASE_URL")
+        return RemoteGenerator(
+            base_url=s.remote_base_url,
+            model=s.remote_model,
+            api_key=s.remote_api_key,
+            timeout_s=s.remote_timeout_s,
+            retries=s.remote_retries,
+            max_queue=s.max_queue,
+        )
+    if loaded is None:
+        loaded = load_causal_lm(s.generator_model, gguf_file=s.generator_gguf_file, device=s.device)
+    return LocalGenerator(
+        loaded,
+        max_batch_size=s.max_batch_size,
+        max_wait_ms=s.max_batch_wait_ms,
+        max_queue=s.max_queue,
+        on_batch=metrics.observe_batch,
+    )
+
+
+@dataclass
+class Services:
+    """Everything the routes need. Cheap to construct; ``load()`` pays for the models."""
+
+    settings: Settings
+    # Already-loaded models may be handed in (tests, embedding the service); otherwise load() builds them.
+    encoder: Encoder | None = None
+    loaded_model: LoadedModel | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    ready: bool = False
+    load_error: str | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        s.index_dir.mkdir(parents=True, exist_ok=True)
+        self.keys = KeyStore(s.store_path)
+        self.auth = Authenticator(s.api_key_pairs(), self.keys)
+        self.rate_limiter = RateLimiter(s.rate_limit)
+        if self.encoder is None:
+            self.encoder = SentenceTransformerEncoder(
+                s.embedding_model, device=s.device, batch_size=s.embedding_batch_size
+            )
+        self.retrieval = RetrievalService(
+            data_dir=s.index_dir,
+            encoder=self.encoder,
+            chunk_tokens=s.chunk_tokens,
+            chunk_overlap=s.chunk_overlap,
+            parse_limits=ParseLimits(max_pages=s.max_pages, max_chars=s.max_chars, pdf_timeout_s=s.pdf_timeout_s),
+            max_chunks_per_document=s.max_chunks_per_document,
+            vector_index=s.vector_index,
+            ann_threshold=s.ann_threshold,
+            rrf_k=s.rrf_k,
+            default_mode=RetrievalMode(s.retrieval_mode),
+            save_interval_s=s.index_save_interval_s,
+        )
+        self.feedback = FeedbackStore(s.store_path, min_votes=s.feedback_min_votes)
+        self.adjuster: AdjustmentPipeline = build_default_pipeline(adjustment_config(s))
+        # Query embeddings of concurrent requests share one encoder call.
+        self.query_batcher: DynamicBatcher[str, np.ndarray] = DynamicBatcher(
+            self._encode_queries,
+            max_batch_size=s.max_batch_size,
+            max_wait_ms=s.max_batch_wait_ms,
+            max_queue=s.max_queue,
+            name="query-embeddings",
+        )
+        self.generator: Generator | None = None
+        self.ask: AskService | None = None
+        self._warned_open = False
+        self._lock_handle: IO[str] | None = None
+
+    def warn_if_open(self, server: tuple[str, int] | None) -> None:
+        """Log once when the service runs without keys on an address other than loopback."""
+        if self._warned_open or server is None:
+            return
+        self._warned_open = True
+        host = server[0]
+        try:
+            local = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            local = host == "localhost"
+        if not local:
+            logger.warning(
+                "no API keys are configured and the service is bound to %s: anyone who can reach it can "
+                "read and change tenant %r. Set RAG_API_KEYS or run `python -m app keys create --tenant NAME`.",
+                host,
+                self.settings.default_tenant,
+            )
+
+    def _encode_queries(self, queries: list[str]) -> list[np.ndarray]:
+        return list(self.retrieval.encode_queries(queries))
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.encoder is not None
+        return self.encoder.encode(list(texts))
+
+    def _take_writer_lock(self) -> None:
+        """One process owns a data folder: a second server (or a direct `ingest`) fails clearly instead of
+        silently forking the index. The kernel drops the lock when the process dies, even on SIGKILL."""
+        path = self.settings.index_dir / "writer.lock"
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.close()
+            raise RuntimeError(
+                f"another process is using {self.settings.index_dir}; stop it, or ingest through it "
+                "with `rag ingest --url`"
+            ) from exc
+        self._lock_handle = handle
+
+    def release_writer_lock(self) -> None:
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def load_store(self) -> None:
+        """Blocking: the store and indexes only (what direct ingestion needs)."""
+        self._take_writer_lock()
+        self.retrieval.load()
+
+    def load(self) -> None:
+        """Blocking: loads the store, indexes and models. Run in a thread."""
+        self.load_store()
+        self.keys.open()
+        self.feedback.open()
+        self.generator = build_generator(self.settings, self.metrics, self.loaded_model)
+        self.ask = AskService(
+            settings=self.settings,
+            retrieval=self.retrieval,
+            generator=self.generator,
+            adjuster=self.adjuster,
+            feedback=self.feedback,
+            embed_query=self.query_batcher.submit,
+            embed_texts=self.embed_texts,
+        )
+
+    async def start(self) -> None:
+        try:
+            await asyncio.to_thread(self.load)
+            await self.query_batcher.start()
+            assert self.generator is not None
+            await self.generator.start()
+        except Exception as exc:
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            logger.exception("start-up failed")
+            raise
+        self.ready = True
+        logger.info("ready: %s", self.retrieval.stats())
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self.generator is not None:
+            await self.generator.stop()
+        await self.query_batcher.stop()
+        await asyncio.to_thread(self.retrieval.close)
+        self.feedback.close()
+        self.keys.close()
+        self.release_writer_lock()
+
+    def readiness(self) -> dict[str, Any]:
+        depth = self.generator.queue_depth() if self.generator else 0
+        capacity = self.generator.max_queue if self.generator else self.settings.max_queue
+        return {
+            "ready": self.ready,
+            "models": {
+                "embedding": self.settings.embedding_model,
+                "generator": getattr(self.generator, "model_name", self.settings.generator_model),
+                "loaded": self.ready,
+                "error": self.load_error,
+            },
+            "index": self.retrieval.stats() if self.retrieval.ready else {"loaded": False},
+            "queue": {
+                "depth": depth,
+                "capacity": capacity,
+                "saturation": round(depth / capacity, 4) if capacity else 0.0,
+                "query_embeddings_depth": self.query_batcher.depth(),
+            },
+        }

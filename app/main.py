@@ -1,0 +1,84 @@
+"""The FastAPI application: ``uvicorn app.main:app``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+
+from app.container import Services
+from app.errors import install_error_handlers
+from app.metrics import MetricsMiddleware
+from app.middleware.body_limit import BodyLimitMiddleware
+from app.middleware.request_id import RequestIdMiddleware
+from app.routes import ask, documents, feedback, health, openai, search
+from app.settings import Settings, get_settings
+from generation.model import LoadedModel
+from retrieval.encoder import Encoder
+
+logger = logging.getLogger("app")
+
+DESCRIPTION = """
+Answers from **your own documents**, with citations you can check.
+
+1. `POST /ingest` uploads .txt, .md, .html, .pdf and .docx files.
+2. `POST /search` returns the top-k passages (dense, BM25 or hybrid).
+3. `POST /ask` writes an answer from those passages with a local causal LM, then an adjustment stage
+   corrects it, checks every citation against the source text, and abstains when the documents don't say.
+4. `/v1/chat/completions`, `/v1/models` and `/v1/embeddings` speak the OpenAI API, so OpenAI clients work as is.
+
+Send `Authorization: Bearer <key>` when the server has API keys configured. Every error has the body
+`{"error": {"code", "message", "request_id"}}`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    load_in_background: bool = True,
+    encoder: Encoder | None = None,
+    loaded_model: LoadedModel | None = None,
+) -> FastAPI:
+    """Build the app. Models load in the lifespan; pass already-loaded ones to share them (tests)."""
+    settings = settings or get_settings()
+    services = Services(settings, encoder=encoder, loaded_model=loaded_model)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # /healthz answers while the models load; /readyz turns 200 once they have.
+        task = asyncio.create_task(services.start())
+        if not load_in_background:
+            await task
+        else:
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        services.keys.open()
+        try:
+            yield
+        finally:
+            if not task.done():
+                task.cancel()
+                with suppress(BaseException):
+                    await task
+            await services.stop()
+
+    app = FastAPI(
+        title="RAG service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for router in (health.router, documents.router, search.router, ask.router, feedback.router, openai.router):
+        app.include_router(router)
+    # Outermost first: ids exist before anything can fail; the body limit runs before any parsing.
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+app = create_app()

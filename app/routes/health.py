@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.container import Services
+from app.deps import get_services, get_tenant
+from app.schemas import Health, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """Liveness: the process is up and serving HTTP."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
+    """Readiness: models and index loaded, and how full the generation queue is (503 until ready)."""
+    body = Readiness.model_validate(services.readiness())
+    return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(get_tenant)],
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def metrics(services: Annotated[Services, Depends(get_services)]) -> Response:
+    """Prometheus metrics: requests and latency by route, queue depth, batch sizes, tokens/s, ingestion."""
+    if services.generator is not None:
+        services.metrics.queue_depth.set(services.generator.queue_depth())
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,237 @@
+"""OpenAI-compatible API: ``/v1/chat/completions``, ``/v1/models``, ``/v1/embeddings``.
+
+Point any OpenAI client at ``<server>/v1`` with your API key as the client's key.
+
+Chat completions take one of two paths, chosen by ``model``:
+
+* ``"rag"`` (or any id but the generator's own, so clients with a hard-coded model name work): the
+  **last user message** is the question, answered exactly as ``POST /ask`` answers it: retrieval,
+  generation, then the adjustment stage. Earlier turns and system messages are not read. The reply's
+  ``content`` is the adjusted answer; extra top-level fields carry ``citations``, ``abstained`` and
+  ``answer_id`` (for ``POST /feedback``).
+* the generator's own id (listed by ``GET /v1/models`` with ``kind: chat``): the whole conversation
+  goes to the generator as is, with no retrieval and no adjustment. That makes this service usable as
+  another instance's remote generator backend (``RAG_GENERATOR_BACKEND=openai``).
+
+Streaming (``stream: true``) sends ``data: {chat.completion.chunk}`` events: one with the assistant
+role, then the content deltas, then one with ``finish_reason`` and ``usage``, then ``data: [DONE]``.
+On the retrieval-augmented path **the deltas are the model's raw draft** (as in ``/ask``'s token
+events): the adjustment stage runs once the draft is complete and may correct, mask, flag or replace it
+(an abstention). The final chunk therefore also carries the adjusted text in ``answer``, with
+``citations``, ``abstained`` and ``answer_id``; show ``answer`` once it arrives. An error after the
+stream has started arrives in-band as ``data: {"error": {...}}`` (what OpenAI's clients raise from).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from app.ask import AskPlan, AskService
+from app.container import Services
+from app.deps import ServicesDep, TenantDep
+from app.errors import InvalidRequestError, RequestTimeoutError, error_body, request_id_of, status_for
+from app.openai_schemas import (
+    DONE,
+    RAG_MODEL,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChunkChoice,
+    ChunkDelta,
+    CompletionUsage,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    ModelCard,
+    ModelList,
+    completion_id,
+    now,
+    rag_finish_reason,
+)
+from app.routes.ask import until_disconnected
+from app.schemas import AskResponse, error_responses
+from generation.engine import Generator
+from generation.types import GenerationParams
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+_STARTED = now()
+
+_STREAM_DOC = {
+    "description": "With `stream: true`: `data: {chat.completion.chunk}` server-sent events, then `data: [DONE]`.",
+    "content": {"text/event-stream": {}},
+}
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={**error_responses(401, 422, 429, 502, 503, 504), 200: _STREAM_DOC},
+)
+async def chat_completions(
+    req: ChatCompletionRequest, request: Request, services: ServicesDep, tenant: TenantDep
+) -> Any:
+    """OpenAI-compatible chat completion, answered from your documents (model "rag") or by the bare generator."""
+    generator, ask_service = services.generator, services.ask
+    assert generator is not None and ask_service is not None
+    if req.model != RAG_MODEL and req.model == generator.model_name:
+        messages, params = req.chat_messages(), _plain_params(req, services)
+        if req.stream:
+            return _sse_response(request, _plain_chunks(generator, req.model, messages, params, services))
+        async with _deadline(services):
+            result = await until_disconnected(request, generator.generate(messages, params))
+        return JSONResponse(ChatCompletion.from_result(req.model, result).body())
+    plan = _rag_plan(ask_service, tenant, req)
+    if req.stream:
+        return _sse_response(request, _rag_chunks(ask_service, req.model, plan))
+    answer = await until_disconnected(request, ask_service.ask(plan))
+    return JSONResponse(ChatCompletion.from_answer(req.model, answer, plan.params.max_new_tokens).body())
+
+
+@router.get("/models", response_model=ModelList, responses=error_responses(401, 503))
+async def list_models(services: ServicesDep, tenant: TenantDep) -> ModelList:
+    """The models this server answers with: "rag", the bare generator, and the embedding model."""
+    assert services.generator is not None
+    return ModelList(
+        data=[
+            ModelCard(id=RAG_MODEL, created=_STARTED, kind="rag"),
+            ModelCard(id=services.generator.model_name, created=_STARTED, kind="chat"),
+            ModelCard(id=services.settings.embedding_model, created=_STARTED, kind="embedding"),
+        ]
+    )
+
+
+@router.post("/embeddings", response_model=EmbeddingResponse, responses=error_responses(401, 422, 503))
+async def embeddings(req: EmbeddingRequest, services: ServicesDep, tenant: TenantDep) -> EmbeddingResponse:
+    """OpenAI-compatible embeddings from the service's encoder (unit-length vectors)."""
+    encoder = services.encoder
+    assert encoder is not None
+    if req.dimensions is not None and req.dimensions != encoder.dimension:
+        raise InvalidRequestError(f"dimensions must be {encoder.dimension} (the encoder's size) or left out")
+    vectors, tokens = await run_in_threadpool(_embed, services, req.input)
+    return EmbeddingResponse.build(services.settings.embedding_model, vectors, tokens, req.encoding_format)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _embed(services: Services, texts: list[str]) -> tuple[Any, int]:
+    encoder = services.encoder
+    assert encoder is not None
+    ids = encoder.tokenizer(texts, truncation=True, max_length=encoder.max_tokens)["input_ids"]
+    return services.embed_texts(texts), sum(len(x) for x in ids)
+
+
+def _rag_plan(service: AskService, tenant: str, req: ChatCompletionRequest) -> AskPlan:
+    try:
+        ask_request = req.to_ask_request()
+    except ValidationError as exc:
+        raise InvalidRequestError(str(exc.errors()[0].get("msg", "invalid request"))) from exc
+    plan = service.plan(tenant, ask_request)
+    if req.top_p is not None:
+        plan.params = dataclasses.replace(plan.params, top_p=req.top_p)
+    return plan
+
+
+def _plain_params(req: ChatCompletionRequest, services: Services) -> GenerationParams:
+    s = services.settings
+    max_new = req.new_tokens() or s.max_new_tokens
+    if max_new > s.max_new_tokens_cap:
+        raise InvalidRequestError(f"max_tokens {max_new} is over the cap of {s.max_new_tokens_cap}")
+    return GenerationParams(
+        max_new_tokens=max_new,
+        temperature=s.temperature if req.temperature is None else req.temperature,
+        top_p=1.0 if req.top_p is None else req.top_p,
+    )
+
+
+@asynccontextmanager
+async def _deadline(services: Services) -> AsyncIterator[None]:
+    """``asyncio.timeout`` that reports running out as the app's 504."""
+    seconds = services.settings.request_timeout_s
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as exc:
+        raise RequestTimeoutError(f"the answer took longer than {seconds:g} s") from exc
+
+
+def _chunk(cid: str, model: str, delta: ChunkDelta, finish_reason: str | None = None, **extra: Any) -> bytes:
+    choice = ChunkChoice(delta=delta, finish_reason=finish_reason)
+    return ChatCompletionChunk(id=cid, created=now(), model=model, choices=[choice], **extra).sse()
+
+
+async def _rag_chunks(service: AskService, model: str, plan: AskPlan) -> AsyncIterator[bytes]:
+    cid = completion_id()
+    yield _chunk(cid, model, ChunkDelta(role="assistant", content=""))
+    async for event, data in service.ask_stream(plan):
+        if event == "token":
+            yield _chunk(cid, model, ChunkDelta(content=data["delta"]))
+        elif event == "final":
+            answer = AskResponse.model_validate(data)
+            u = answer.usage
+            yield _chunk(
+                cid,
+                model,
+                ChunkDelta(),
+                rag_finish_reason(u.completion_tokens, plan.params.max_new_tokens),
+                usage=CompletionUsage.of(u.prompt_tokens, u.completion_tokens),
+                answer=answer.answer,
+                citations=answer.citations,
+                abstained=answer.abstained,
+                answer_id=answer.answer_id,
+            )
+
+
+async def _plain_chunks(
+    generator: Generator, model: str, messages: list[dict[str, str]], params: GenerationParams, services: Services
+) -> AsyncIterator[bytes]:
+    cid = completion_id()
+    yield _chunk(cid, model, ChunkDelta(role="assistant", content=""))
+    stream = generator.stream(messages, params)
+    try:
+        async with _deadline(services):
+            async for piece in stream:
+                if piece.delta:
+                    yield _chunk(cid, model, ChunkDelta(content=piece.delta))
+                if piece.result is not None:
+                    r = piece.result
+                    usage = CompletionUsage.of(r.prompt_tokens, r.completion_tokens)
+                    yield _chunk(cid, model, ChunkDelta(), r.finish_reason, usage=usage)
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+def _sse_response(request: Request, chunks: AsyncIterator[bytes]) -> StreamingResponse:
+    async def events() -> AsyncIterator[bytes]:
+        # Starlette cancels this generator when the client disconnects, which cancels the generation.
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except Exception as exc:  # in-band: the 200 status line has already gone out
+            status = status_for(exc)
+            known = hasattr(exc, "code") and status != 500
+            body = error_body(
+                str(getattr(exc, "code", "")) if known else "internal_error",
+                str(getattr(exc, "message", "")) if known else "internal server error",
+                request_id_of(request),
+            )
+            body["error"]["status"] = status
+            yield b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
+            return
+        yield DONE
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,56 @@
+"""HTTP-level fixtures: a real app (real encoder and generator, shared per session) on a fresh data folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
+MakeClient = Callable[..., AbstractContextManager[TestClient]]
+
+
+@pytest.fixture
+def make_client(tmp_path: Path, encoder: Any, loaded_model: Any) -> MakeClient:
+    """Start the app with settings overrides; the same data folder survives restarts within a test."""
+
+    @contextmanager
+    def _make(**overrides: Any) -> Iterator[TestClient]:
+        settings = Settings(_env_file=None, index_dir=tmp_path / "data", index_save_interval_s=0.0, **overrides)  # type: ignore[call-arg]
+        app = create_app(settings, load_in_background=False, encoder=encoder, loaded_model=loaded_model)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield client
+
+    return _make
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> Iterator[TestClient]:
+    with make_client() as c:
+        yield c
+
+
+def upload(client: TestClient, *files: tuple[str, bytes], collection: str | None = None, key: str | None = None) -> Any:
+    data = {"collection": collection} if collection else {}
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return client.post("/ingest", files=[("files", f) for f in files], data=data, headers=headers)
+
+
+def assert_error(resp: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """Every error has one JSON shape and never a stack trace."""
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert {"code", "message", "request_id"} <= set(err)
+    assert err["message"] and "Traceback" not in err["message"]
+    assert err["request_id"] == resp.headers["x-request-id"]
+    if code is not None:
+        assert err["code"] == code, err
+    return err

@@ -1,0 +1,114 @@
+"""/ask and /feedback over HTTP with the real default encoder and generator."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from tests.app.conftest import MakeClient, assert_error, upload
+
+FACTS = (
+    "guide.txt",
+    b"The Lighthouse Museum opens at 9 am every day.\n\n"
+    b"The museum was founded in 1921 by Ada Bellamy, a retired sea captain.\n\n"
+    b"Tickets cost 12 euros for adults and are free for children.",
+)
+
+
+def _sse_events(text: str) -> list[tuple[str, dict[str, object]]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_ask_answers_with_exact_citations(client: TestClient) -> None:
+    upload(client, FACTS)
+    resp = client.post("/ask", json={"question": "Who founded the Lighthouse Museum?", "max_new_tokens": 24})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["answer"].strip()
+    assert body["passages"] and body["passages"][0]["source"] == "guide.txt"
+    assert set(body["timings"]) == {"retrieval_ms", "generation_ms", "adjust_ms"}
+    assert body["usage"]["prompt_tokens"] > 0 and body["usage"]["completion_tokens"] > 0
+    assert "correct" in body["adjustments"]
+    doc_text = FACTS[1].decode()
+    for c in body["citations"]:
+        assert doc_text[c["start"] : c["end"]] == c["text"]
+    if not body["abstained"]:
+        assert body["citations"], body
+
+
+def test_ask_streams_tokens_then_final_event(client: TestClient) -> None:
+    upload(client, FACTS)
+    resp = client.post("/ask", json={"question": "When does the museum open?", "stream": True, "max_new_tokens": 16})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    events = _sse_events(resp.text)
+    kinds = [e for e, _ in events]
+    assert kinds[-1] == "final" and kinds.count("final") == 1
+    assert "token" in kinds
+    final = events[-1][1]
+    assert {
+        "answer_id",
+        "answer",
+        "abstained",
+        "citations",
+        "passages",
+        "adjustments",
+        "timings",
+        "usage",
+    } <= set(final)
+
+
+def test_ask_with_no_documents_abstains(client: TestClient) -> None:
+    body = client.post("/ask", json={"question": "What is the boiling point of mercury?"}).json()
+    assert body["abstained"] is True and body["passages"] == []
+
+
+def test_adjustment_steps_switch_per_request(client: TestClient) -> None:
+    upload(client, FACTS)
+    body = client.post(
+        "/ask",
+        json={
+            "question": "How much are adult tickets?",
+            "max_new_tokens": 16,
+            "adjustments": {"citations": False, "abstain": False},
+        },
+    ).json()
+    assert "citations" not in body["adjustments"] and "abstain" not in body["adjustments"]
+
+
+def test_bad_ask_requests_get_clear_4xx(make_client: MakeClient) -> None:
+    with make_client(max_question_chars=100, max_new_tokens_cap=64) as client:
+        assert_error(client.post("/ask", json={"question": ""}), 422, "invalid_request")
+        assert_error(client.post("/ask", json={"question": "   "}), 422, "invalid_request")
+        assert_error(client.post("/ask", json={"question": "why " * 50}), 422, "invalid_request")
+        assert_error(client.post("/ask", json={"question": "ok?", "max_new_tokens": 65}), 422, "invalid_request")
+        assert_error(client.post("/ask", json={"question": "ok?", "detail": "verbose"}), 422)
+        assert_error(client.post("/ask", json={"question": "ok?", "surprise": 1}), 422)
+
+
+def test_request_timeout_is_504(make_client: MakeClient) -> None:
+    with make_client(request_timeout_s=0.001) as client:
+        upload(client, FACTS)
+        assert_error(client.post("/ask", json={"question": "Who founded the museum?"}), 504, "timeout")
+
+
+def test_feedback_shifts_collection_default_detail(make_client: MakeClient) -> None:
+    with make_client(feedback_min_votes=2) as client:
+        upload(client, FACTS)
+        ids = [
+            client.post("/ask", json={"question": q, "max_new_tokens": 8}).json()["answer_id"]
+            for q in ("When does it open?", "Who founded it?")
+        ]
+        first = client.post("/feedback", json={"answer_id": ids[0], "rating": 1, "preferred_detail": "short"})
+        assert first.status_code == 200 and first.json()["defaults_changed"] is False
+        second = client.post("/feedback", json={"answer_id": ids[1], "rating": 1, "preferred_detail": "short"}).json()
+        assert second["defaults_changed"] is True and second["collection_defaults"]["detail"] == "short"
+        after = client.post("/ask", json={"question": "How much are tickets?", "max_new_tokens": 8}).json()
+        assert after["detail"] == "short" and after["defaults_from_feedback"] is True
+        assert_error(client.post("/feedback", json={"answer_id": "nope", "rating": 1}), 404)
+        assert_error(client.post("/feedback", json={"answer_id": ids[0], "rating": 5}), 422)

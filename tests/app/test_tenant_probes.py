@@ -1,0 +1,15 @@
+"""Random cross-tenant probes (benchmarks/tenant_probes.py): tenant B never sees or touches tenant A's data."""
+
+from __future__ import annotations
+
+from benchmarks.tenant_probes import API_KEYS, run_probes
+from tests.app.conftest import MakeClient
+
+
+def test_tenant_b_never_reaches_tenant_a(make_client: MakeClient) -> None:
+    with make_client(api_keys=API_KEYS, max_new_tokens=8, max_new_tokens_cap=16) as client:
+        report = run_probes(client, 200, seed=3, ask_fraction=0.03)
+    assert report.leaks == []
+    assert report.total >= 195
+    assert report.probes["search"] > 50 and report.probes["get"] > 5 and report.probes["delete"] > 5
+    assert report.a_documents == report.a_documents_after == 12

