@@ -86,8 +86,11 @@ class AskService:
         if top_k > s.max_top_k:
             raise InvalidRequestError(f"top_k {top_k} is over the limit of {s.max_top_k}")
         collection = req.collection
-        detail, from_feedback = req.detail, False
-        if detail is None:
+        detail: str
+        from_feedback = False
+        if req.detail is not None:
+            detail = req.detail
+        else:
             learned = self.feedback.collection_defaults(tenant, collection or s.default_collection).detail
             detail, from_feedback = (learned, True) if learned else (s.detail, False)
         enabled = set(s.adjustment_steps())

@@ -110,17 +110,15 @@ def _ingest_direct(
         for i in range(0, len(files), batch):
             group = files[i : i + batch]
             payload = [(p.name, p.read_bytes()) for p in group]
-            kwargs = {
-                "tenant": tenant or settings.default_tenant,
-                "collection": collection or settings.default_collection,
-            }
+            owner = tenant or settings.default_tenant
+            where = collection or settings.default_collection
             try:
-                results = services.retrieval.ingest(files=payload, **kwargs)
+                results = services.retrieval.ingest(tenant=owner, collection=where, files=payload)
             except RetrievalError:
                 # One bad file fails its whole batch; retry one by one to report precisely.
                 for name, data in payload:
                     try:
-                        (r,) = services.retrieval.ingest(files=[(name, data)], **kwargs)
+                        (r,) = services.retrieval.ingest(tenant=owner, collection=where, files=[(name, data)])
                         yield {
                             "source": name,
                             "deduplicated": r.deduplicated,

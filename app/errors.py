@@ -78,6 +78,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     gen.GenerationTimeoutError: 504,
     gen.RequestCancelledError: 499,
     gen.InvalidGenerationRequestError: 422,
+    gen.FeedbackNotFoundError: 404,
     gen.BackendTimeoutError: 504,
     gen.BackendError: 502,
     gen.GenerationError: 500,

@@ -14,7 +14,7 @@ from app.errors import install_error_handlers
 from app.metrics import MetricsMiddleware
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.request_id import RequestIdMiddleware
-from app.routes import ask, documents, feedback, health, openai, search
+from app.routes import ask, documents, feedback, health, openai, search, ui
 from app.settings import Settings, get_settings
 from generation.model import LoadedModel
 from retrieval.encoder import Encoder
@@ -72,7 +72,8 @@ def create_app(
     )
     app.state.services = services
     install_error_handlers(app)
-    for router in (health.router, documents.router, search.router, ask.router, feedback.router, openai.router):
+    routers = (health, documents, search, ask, feedback, openai, ui)
+    for router in (module.router for module in routers):
         app.include_router(router)
     # Outermost first: ids exist before anything can fail; the body limit runs before any parsing.
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)

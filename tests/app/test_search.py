@@ -28,10 +28,12 @@ def test_collection_filter_returns_k_from_that_collection(make_client: MakeClien
     with make_client() as client:
         upload(client, *DOCS[:2], collection="nature")
         upload(client, *DOCS[2:], collection="leisure")
+        # Every word matches somewhere, and the nature documents match best: the filter must still
+        # return k results, all from the leisure collection.
         for mode in ("dense", "bm25", "hybrid"):
             results = client.post(
                 "/search",
-                json={"query": "bees volcano", "top_k": 2, "collection": "leisure", "retrieval_mode": mode},
+                json={"query": "honey bees volcano Etna king leaves", "top_k": 2, "collection": "leisure", "retrieval_mode": mode},
             ).json()["results"]
             assert len(results) == 2, mode
             assert {r["source"] for r in results} == {"chess.txt", "tea.txt"}
