@@ -142,8 +142,15 @@ _HTTP_CODES = {
 }
 
 
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and str(exc.detail).startswith(_UNPARSABLE_BODY):
+        # FastAPI answers 422 for malformed JSON but 400 for a body it cannot even decode (bad UTF-8):
+        # both are the same client mistake, so both get the documented 422.
+        return error_response(request, 422, "invalid_request", "request body is not valid UTF-8 JSON")
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return error_response(request, exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.app.conftest import MakeClient, upload
+from tests.app.conftest import MakeClient, assert_error, upload
 
 DOCS = [
     ("bees.txt", b"Honey bees communicate the location of flowers with a waggle dance."),
@@ -48,3 +48,10 @@ def test_restart_gives_the_same_results(make_client: MakeClient) -> None:
         after = [client.post("/search", json={"query": q}).json() for q in queries]
         assert client.get("/documents").json()["total"] == len(DOCS)
     assert after == before
+
+
+def test_undecodable_body_gets_the_json_error_shape(make_client: MakeClient) -> None:
+    with make_client() as client:
+        for body in (b"\xff\xfe\x00{", b'{"query": '):
+            resp = client.post("/search", content=body, headers={"Content-Type": "application/json"})
+            assert_error(resp, 422, "invalid_request")
