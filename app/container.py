@@ -37,6 +37,9 @@ def adjustment_config(s: Settings) -> AdjustmentConfig:
         blocked_terms=tuple(t.strip() for t in s.blocked_terms.split(",") if t.strip()),
         blocked_patterns=tuple(p for p in s.blocked_patterns.split(";;") if p.strip()),
         redact_pii=s.redact_pii,
+        min_relevance=s.min_relevance,
+        min_question_coverage=s.min_question_coverage,
+        require_key_terms=s.require_key_terms,
     )
 
 
@@ -62,6 +65,7 @@ def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = 
         max_wait_ms=s.max_batch_wait_ms,
         max_queue=s.max_queue,
         on_batch=metrics.observe_batch,
+        engine=s.batch_engine,
     )
 
 

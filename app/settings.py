@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     max_batch_wait_ms: float = Field(default=5.0, ge=0.0)
     # Requests allowed to wait in the queue; beyond this /ask answers 503 with Retry-After.
     max_queue: int = Field(default=256, ge=1)
+    # Local generation batching: "auto" (continuous batching on CUDA, padded batches on CPU), "continuous" or "padded".
+    batch_engine: Literal["auto", "continuous", "padded"] = "auto"
     # Seconds a request may take in total before it is answered 504.
     request_timeout_s: float = Field(default=120.0, gt=0)
     # "local" runs the transformers model in-process; "openai" sends generation to `remote_base_url`.
@@ -107,6 +109,13 @@ class Settings(BaseSettings):
     unsupported_sentences: Literal["flag", "drop"] = "flag"
     # Support score (0..1) below which a sentence counts as unsupported.
     support_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Best question-passage cosine below which nothing retrieved counts as on topic, and /ask abstains.
+    min_relevance: float = Field(default=0.2, ge=-1.0, le=1.0)
+    # Weighted share of the question's words that the passage text around the answer's evidence must
+    # hold; below it the answer comes from a passage about something else, and /ask abstains.
+    min_question_coverage: float = Field(default=0.25, ge=0.0, le=1.0)
+    # Abstain when a number or name in the question appears in no passage, or not near the evidence.
+    require_key_terms: bool = True
     # Default detail level and tone.
     detail: Literal["short", "normal", "detailed"] = "normal"
     tone: Literal["neutral", "formal", "friendly"] = "neutral"
