@@ -1,7 +1,8 @@
 """Turns a question and ranked passages into chat messages that always fit the model's context window.
 
 Passages are numbered ``[1]``, ``[2]``, ... in rank order and fenced as quoted data; the system message
-says that text inside them is data and that instructions found there must be ignored. Budgeting, in
+says that text inside them is data and that instructions found there must be ignored. Passage text that
+imitates the prompt's structure (fences, passage numbers, chat-template control tokens) is defused first. Budgeting, in
 order of sacrifice: the lowest-ranked passages are dropped, then the last kept passage is cut at a word
 boundary, and only as a last resort is an over-long question shortened. ``max_new_tokens`` is always
 reserved for the answer.
@@ -9,6 +10,7 @@ reserved for the answer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -62,11 +64,30 @@ class BuiltPrompt:
     prompt_tokens: int  # estimate, chat-template overhead included
 
 
-def _passage_block(p: PromptPassage, text: str) -> str:
-    where = f"{p.source}, page {p.page}" if p.page is not None else p.source
+# Chat-template control sequences (<|im_start|>, <|eot_id|>, </s>, [INST], <<SYS>>): the tokenizer turns them
+# into the real control tokens even inside a message, so a passage could open a system turn of its own.
+_TEMPLATE_TOKEN_RE = re.compile(r"<\|([^<>|\n]{1,40})\|>|</?s>|\[(/?INST)\]|<<(/?SYS)>>", re.IGNORECASE)
+# "[2]" inside a passage looks like another passage (or a citation of one) to the model.
+_PASSAGE_NUMBER_RE = re.compile(r"\[(\d{1,3})\]")
+
+
+def neutralise(text: str) -> str:
+    """Passage text that cannot imitate the prompt's structure; what it says is unchanged for a reader."""
     # A fence inside the text could close the block early and smuggle text out of the data section.
     text = text.replace(FENCE, "''")
-    return f"[{p.number}] (source: {where})\n{FENCE}\n{text}\n{FENCE}"
+    text = _TEMPLATE_TOKEN_RE.sub(_defuse, text)
+    return _PASSAGE_NUMBER_RE.sub(r"(\1)", text)
+
+
+def _defuse(m: re.Match[str]) -> str:
+    """``<|im_start|>`` -> ``<im_start>``, ``[INST]`` -> ``<INST>``; ``</s>`` goes."""
+    name = m.group(1) or m.group(2) or m.group(3)
+    return f"<{name}>" if name else ""
+
+
+def _passage_block(p: PromptPassage, text: str) -> str:
+    where = f"{p.source}, page {p.page}" if p.page is not None else p.source
+    return f"[{p.number}] (source: {where})\n{FENCE}\n{neutralise(text)}\n{FENCE}"
 
 
 class PromptBuilder:

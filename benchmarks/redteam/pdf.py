@@ -1,4 +1,4 @@
-"""A minimal PDF writer (one page, Helvetica, optional text colour): enough for pypdf to extract the text."""
+"""A minimal PDF writer (one page, Helvetica, optional text colour or raw operators): enough for pypdf."""
 
 from __future__ import annotations
 
@@ -12,8 +12,18 @@ def text_pdf(lines: list[tuple[str, tuple[float, float, float]]], font_size: flo
     ops = ["BT", f"/F1 {font_size:g} Tf", f"{font_size * 1.4:g} TL", "50 790 Td"]
     for text, (r, g, b) in lines:
         ops.append(f"{r:g} {g:g} {b:g} rg")
-        ops.append(f"({_escape(text)}) Tj T*")
+        ops.append(f"{show(text)} T*")
     ops.append("ET")
+    return content_pdf(ops)
+
+
+def show(text: str) -> str:
+    """The ``Tj`` operator that draws ``text``."""
+    return f"({_escape(text)}) Tj"
+
+
+def content_pdf(ops: list[str]) -> bytes:
+    """One A4 page whose content stream is ``ops`` (font /F1 is Helvetica)."""
     stream = "\n".join(ops).encode("latin-1")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from generation.adjustment.injection import instruction_spans
+from generation.adjustment.injection import instruction_sentences
 from generation.adjustment.sentences import sentence_spans
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, SourcePassage
 
@@ -20,8 +20,9 @@ _PHONE_RES = (
     # US style: (555) 123-4567, 555-123-4567, 555.123.4567, 1-555-123-4567.
     re.compile(r"(?<![\w-])(?:1[ .-])?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\d-])"),
 )
-# What an injected instruction asks the model to say: a quoted string or an all-caps word.
-_PAYLOAD_RE = re.compile(r"[\"“']([^\"”'\n]{2,60})[\"”']|\b([A-Z][A-Z0-9_]{3,})\b")
+# What an injected instruction asks the model to say: a quoted string or an all-caps word (not a label
+# such as "SYSTEM:" or "NOTE:").
+_PAYLOAD_RE = re.compile(r"[\"“']([^\"”'\n]{2,60})[\"”']|\b([A-Z][A-Z0-9_]{3,})\b(?!\s*:)")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -69,10 +70,8 @@ def injected_payloads(passages: Sequence[SourcePassage], question: str) -> set[s
     """Strings that instruction-like passage text asks the model to output (and the question doesn't mention)."""
     payloads: set[str] = set()
     for p in passages:
-        for start, end in sentence_spans(p.text):
+        for start, end in instruction_sentences(p.text):
             sentence = p.text[start:end]
-            if not instruction_spans(sentence):
-                continue
             for m in _PAYLOAD_RE.finditer(sentence):
                 value = (m.group(1) or m.group(2)).strip()
                 if value and value.lower() not in question.lower():
@@ -93,7 +92,9 @@ class ContentRulesStep:
         text, labels, notes = state.answer, list(state.adjustments), dict(state.notes)
         payloads = injected_payloads(ctx.passages, ctx.question)
         if payloads:
-            kept = [text[s:e] for s, e in sentence_spans(text) if not any(v in text[s:e] for v in payloads)]
+            # Whole words, any case: a model that obeys may change the case of what it was told to say.
+            found = re.compile("|".join(rf"(?<!\w){re.escape(v)}(?!\w)" for v in sorted(payloads)), re.IGNORECASE)
+            kept = [text[s:e] for s, e in sentence_spans(text) if not found.search(text[s:e])]
             new = " ".join(kept)
             if new != text:
                 text = new

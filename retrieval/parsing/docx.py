@@ -36,7 +36,27 @@ def _blocks(container: Any) -> Iterator[str]:
         if isinstance(item, Table):
             yield from _table_rows(item)
         else:
-            yield item.text
+            yield _paragraph_text(item)
+
+
+def _hidden(run: Any) -> bool:
+    """Word's hidden-text attribute, set on the run or on its character style."""
+    if run.font.hidden is not None:
+        return bool(run.font.hidden)
+    style = run.style
+    return bool(style is not None and style.font.hidden)
+
+
+def _paragraph_text(paragraph: Any) -> str:
+    """The paragraph's text without hidden runs, which Word does not show or print: a prompt-injection
+    defence, like the hidden-text removal of the HTML parser."""
+    from docx.text.hyperlink import Hyperlink
+
+    parts = [item.runs if isinstance(item, Hyperlink) else [item] for item in paragraph.iter_inner_content()]
+    runs = [run for group in parts for run in group]
+    if not any(_hidden(run) for run in runs):
+        return str(paragraph.text)
+    return "".join(run.text for run in runs if not _hidden(run))
 
 
 def _table_rows(table: Any) -> Iterator[str]:

@@ -37,6 +37,118 @@ def limit_memory(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+# Every channel at least this light counts as white: text drawn in it on a white page cannot be read.
+_WHITE = 0.94
+_SHOW_OPS = {b"Tj", b"TJ", b"'", b'"'}
+_FILL_OPS = {b"rg": 3, b"g": 1, b"k": 4, b"sc": 0, b"scn": 0}
+_STROKE_OPS = {b"RG": 3, b"G": 1, b"K": 4, b"SC": 0, b"SCN": 0}
+# Painting that may lay a dark background under white text (paths, images, forms, shadings).
+_PAINT_OPS = {b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*", b"Do", b"sh", b"BI", b"INLINE IMAGE"}
+
+
+def _is_white(args: list[Any]) -> bool:
+    """Whether colour operands (gray, RGB or CMYK, 0..1) are white; a pattern or anything odd is not."""
+    try:
+        values = [float(a) for a in args]
+    except (TypeError, ValueError):
+        return False
+    if len(values) == 4:  # CMYK
+        c, m, y, k = values
+        values = [(1 - c) * (1 - k), (1 - m) * (1 - k), (1 - y) * (1 - k)]
+    return len(values) in (1, 3) and all(v >= _WHITE for v in values)
+
+
+def _shown_text(args: list[Any]) -> str:
+    """The string operands of a text-showing operator, read as Latin-1 (exact for simple fonts)."""
+    parts: list[str] = []
+    for a in args:
+        items = a if isinstance(a, list) else [a]
+        for item in items:
+            if isinstance(item, bytes):
+                parts.append(item.decode("latin-1"))
+            elif isinstance(item, str) and not hasattr(item, "idnum"):
+                parts.append(str(item))
+    return "".join(parts)
+
+
+class HiddenText:
+    """Follows the graphics state while pypdf extracts a page, to drop text a reader cannot see: the
+    invisible render modes (3, 7) and white text on a page where nothing but white was painted first
+    (white text on a dark box is visible, so after any painting it is kept). A prompt-injection defence,
+    like the hidden-text removal of the HTML parser."""
+
+    def __init__(self) -> None:
+        self.fill_white = self.stroke_white = False
+        self.mode = 0
+        self.stack: list[tuple[bool, bool, int]] = []
+        self.painted = False
+        self.found = False
+        self.broken = False
+        self.pieces: list[str] = []
+        self._visible_shown = False
+        self._hidden_shown: list[str] = []
+
+    def _hidden_now(self) -> bool:
+        if self.mode in (3, 7):
+            return True
+        white = self.stroke_white if self.mode in (1, 5) else self.fill_white
+        return white and not self.painted
+
+    def before(self, op: bytes, args: list[Any], cm: Any, tm: Any) -> None:
+        try:
+            if op == b"q":
+                self.stack.append((self.fill_white, self.stroke_white, self.mode))
+            elif op == b"Q" and self.stack:
+                self.fill_white, self.stroke_white, self.mode = self.stack.pop()
+            elif op in _FILL_OPS:
+                self.fill_white = _is_white(args)
+            elif op in _STROKE_OPS:
+                self.stroke_white = _is_white(args)
+            elif op == b"cs":
+                self.fill_white = False
+            elif op == b"CS":
+                self.stroke_white = False
+            elif op == b"Tr" and args:
+                self.mode = int(args[0])
+            elif op in _PAINT_OPS and (op in (b"Do", b"sh", b"BI", b"INLINE IMAGE") or not self.fill_white):
+                self.painted = True
+            elif op in _SHOW_OPS:
+                if self._hidden_now():
+                    self._hidden_shown.append(_shown_text(args))
+                else:
+                    self._visible_shown = True
+        except Exception:
+            self.broken = True
+
+    def text(self, text: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
+        """pypdf hands over the text of the show operators seen since its last call (plus layout)."""
+        try:
+            if self._hidden_shown:
+                self.found = True
+                if not self._visible_shown:  # all of it hidden: keep at most the line break it ends
+                    ends_line = text.endswith("\n") and bool(self.pieces) and not self.pieces[-1].endswith("\n")
+                    text = "\n" if ends_line else ""
+                else:  # mixed in one piece: cut the hidden strings out where they can be found
+                    for hidden in self._hidden_shown:
+                        if hidden.strip():
+                            text = text.replace(hidden, "", 1)
+            self.pieces.append(text)
+            self._visible_shown = False
+            self._hidden_shown = []
+        except Exception:
+            self.broken = True
+
+
+def page_text(page: Any) -> str:
+    """The page's text without what a reader cannot see (see ``HiddenText``); pypdf's text unchanged when
+    nothing is hidden."""
+    hidden = HiddenText()
+    full = page.extract_text(visitor_operand_before=hidden.before, visitor_text=hidden.text) or ""
+    if not hidden.found or hidden.broken:
+        return str(full)
+    return "".join(hidden.pieces)
+
+
 def extract_pages(data: bytes, max_pages: int, max_chars: int) -> tuple[list[str], dict[str, Any]]:
     """The raw text of every page, and the page count and title."""
     from pypdf import PdfReader
@@ -55,7 +167,7 @@ def extract_pages(data: bytes, max_pages: int, max_chars: int) -> tuple[list[str
     failures = 0
     for page in reader.pages:
         try:
-            text = page.extract_text() or ""
+            text = page_text(page)
         except (MemoryError, RecursionError):
             raise
         except Exception as exc:

@@ -8,6 +8,7 @@ import zlib
 
 import pytest
 
+from benchmarks.redteam.pdf import content_pdf, show
 from retrieval.errors import (
     CorruptDocumentError,
     DocumentTooLargeError,
@@ -278,6 +279,32 @@ def test_pdf_timeout_kills_the_worker() -> None:
     assert parse_document("ok.pdf", make_pdf([["after"]])).text == "after"
 
 
+_BT = ["BT", "/F1 11 Tf", "14 TL", "50 790 Td"]
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [*_BT, show("Seen."), "T*", "1 1 1 rg", show("SECRET white."), "T*", "0 g", show("Also seen."), "ET"],
+        [*_BT, show("Seen."), "T*", "3 Tr", show("SECRET invisible."), "T*", "0 Tr", show("Also seen."), "ET"],
+        [*_BT, show("Seen."), "T*", "0 0 0 0 k", show("SECRET cmyk."), "T*", "0 0 0 1 k", show("Also seen."), "ET"],
+        [*_BT, show("Seen."), "T*", "q", "1 g", show("SECRET in q."), "T*", "Q", show("Also seen."), "ET"],
+        [*_BT, "0 g", show("Seen."), "1 g", show("SECRET mid-line."), "0 g", show(" Also seen."), "ET"],
+    ],
+    ids=["white", "render-mode-3", "cmyk-white", "saved-state", "same-line"],
+)
+def test_hidden_pdf_text_is_dropped(ops: list[str]) -> None:
+    """Prompt-injection defence: text a reader cannot see never reaches the index."""
+    text = parse_document("trap.pdf", content_pdf(ops)).text
+    assert "SECRET" not in text
+    assert text.replace("\n", " ").split() == ["Seen.", "Also", "seen."]
+
+
+def test_white_pdf_text_on_a_dark_box_is_kept() -> None:
+    ops = ["0 0 0 rg", "40 700 300 100 re f", *_BT, "1 1 1 rg", show("White on black."), "ET"]
+    assert parse_document("slide.pdf", content_pdf(ops)).text == "White on black."
+
+
 def zlib_bomb(megabytes: int) -> bytes:
     compressor = zlib.compressobj(9)
     block = b" " * (1 << 20)
@@ -321,6 +348,18 @@ def test_docx_merged_cells_are_not_repeated() -> None:
         table.cell(0, 2).text = "narrow"
 
     assert parse_document("m.docx", _docx_bytes(build)).text == "wide\tnarrow"
+
+
+def test_hidden_docx_text_is_dropped() -> None:
+    def build(document: object) -> None:
+        document.add_paragraph("Seen.")  # type: ignore[attr-defined]
+        document.add_paragraph().add_run("SECRET paragraph.").font.hidden = True  # type: ignore[attr-defined]
+        paragraph = document.add_paragraph()  # type: ignore[attr-defined]
+        paragraph.add_run("Also ")
+        paragraph.add_run("SECRET run ").font.hidden = True
+        paragraph.add_run("seen.")
+
+    assert parse_document("h.docx", _docx_bytes(build)).text == "Seen.\n\nAlso seen."
 
 
 def test_empty_docx_is_empty() -> None:
