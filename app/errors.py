@@ -110,6 +110,21 @@ def error_response(
     return JSONResponse(error_body(code, message, rid), status_code=status, headers=all_headers)
 
 
+def in_band_error(request: Request, exc: Exception) -> dict[str, Any]:
+    """The error body for a failure after a stream's 200 status line has gone out, with its status inside."""
+    status = status_for(exc)
+    known = hasattr(exc, "code") and status != 500
+    if not known:
+        logger.error("stream of request %s failed", request_id_of(request), exc_info=exc)
+    body = error_body(
+        str(getattr(exc, "code", "")) if known else "internal_error",
+        str(getattr(exc, "message", "") or exc) if known else "internal server error",
+        request_id_of(request),
+    )
+    body["error"]["status"] = status
+    return body
+
+
 def headers_for(exc: Exception) -> dict[str, str]:
     headers = dict(getattr(exc, "headers", {}) or {})
     retry_after = getattr(exc, "retry_after", None)

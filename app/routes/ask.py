@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from app.deps import AskServiceDep, TenantDep
-from app.errors import error_body, request_id_of, status_for
+from app.errors import in_band_error
 from app.schemas import AskRequest, AskResponse, error_responses
 from generation.errors import RequestCancelledError
 
@@ -62,15 +62,7 @@ async def ask(req: AskRequest, request: Request, service: AskServiceDep, tenant:
             async for event, data in service.ask_stream(plan):
                 yield _sse(event, data)
         except Exception as exc:  # reported in-band: the 200 status line has already gone out
-            status = status_for(exc)
-            known = hasattr(exc, "code") and status != 500
-            body = error_body(
-                str(getattr(exc, "code", "")) if known else "internal_error",
-                str(getattr(exc, "message", "")) if known else "internal server error",
-                request_id_of(request),
-            )
-            body["error"]["status"] = status
-            yield _sse("error", body)
+            yield _sse("error", in_band_error(request, exc))
 
     return StreamingResponse(
         events(),

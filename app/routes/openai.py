@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from app.ask import AskPlan, AskService
 from app.container import Services
 from app.deps import ServicesDep, TenantDep
-from app.errors import InvalidRequestError, RequestTimeoutError, error_body, request_id_of, status_for
+from app.errors import InvalidRequestError, RequestTimeoutError, in_band_error
 from app.openai_schemas import (
     DONE,
     RAG_MODEL,
@@ -218,14 +218,7 @@ def _sse_response(request: Request, chunks: AsyncIterator[bytes]) -> StreamingRe
             async for chunk in chunks:
                 yield chunk
         except Exception as exc:  # in-band: the 200 status line has already gone out
-            status = status_for(exc)
-            known = hasattr(exc, "code") and status != 500
-            body = error_body(
-                str(getattr(exc, "code", "")) if known else "internal_error",
-                str(getattr(exc, "message", "")) if known else "internal server error",
-                request_id_of(request),
-            )
-            body["error"]["status"] = status
+            body = in_band_error(request, exc)
             yield b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
             return
         yield DONE
