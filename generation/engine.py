@@ -1,18 +1,17 @@
 """The ``Generator`` seam and the local, batched implementation over a loaded causal LM.
 
-``LocalGenerator`` runs on transformers' continuous-batching engine (``init_continuous_batching``): a
-long-lived manager whose background thread admits new requests at every decode step, so a request
-never waits for a whole batch to finish. benchmarks/generation_batching.py measured it against
-one-by-one ``generate``, ``generate_batch`` and static padded batches, and checked that its greedy
-output is token-for-token the same as plain ``generate``. The engine gives us per-request
-``max_new_tokens``, token streaming and ``cancel_request``; what it lacks we add here:
+``LocalGenerator`` owns what every request needs: a bounded admission count (``max_queue``, failing
+fast with ``OverloadedError``), the chat template, the context-window check, streamed text that never
+splits a multi-byte character, per-step batch statistics (``on_batch``), and failure of every pending
+request when the engine dies, so no caller waits forever. Under it a ``DecodeEngine``
+(generation/decoding.py) runs the batches, chosen by device:
 
-* a bounded admission count (``max_queue``), failing fast with ``OverloadedError``;
-* sampling: the engine's ``do_sample`` is per manager, so greedy requests go to one manager and
-  sampled ones to a second, lazily started one with per-request temperature and top-p.
-  ``repetition_penalty`` has no per-request form in the engine and is ignored (documented limitation);
-* per-step batch statistics for metrics (``on_batch``), and failure of every pending request when the
-  engine's thread dies, so no caller waits forever.
+* GPU: transformers' continuous-batching manager (generation/continuous.py);
+* CPU: a small left-padded batch decoder (generation/padded.py). The manager's packed attention grows
+  with the square of the requests in flight without flash kernels, which made it slower than serving
+  one request at a time on CPU (benchmarks/generation_batching.py, benchmarks/ask_throughput.py).
+
+Both admit new requests at every decode step, so a request never waits for a whole batch to finish.
 """
 
 from __future__ import annotations
@@ -24,8 +23,9 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from generation.decoding import DecodeEngine, TokenEvent
 from generation.errors import GenerationError, InvalidGenerationRequestError, OverloadedError
 from generation.model import LoadedModel
 from generation.types import ChatMessage, GenerationParams, GenerationResult, StreamChunk
@@ -33,6 +33,8 @@ from generation.types import ChatMessage, GenerationParams, GenerationResult, St
 logger = logging.getLogger(__name__)
 
 BatchObserver = Callable[[int, int, float], None]  # (batch_size, new_tokens, seconds)
+
+EngineName = Literal["auto", "continuous", "padded"]
 
 # How often a waiting stream checks that the engine thread is still alive.
 _LIVENESS_POLL_S = 1.0
@@ -72,12 +74,25 @@ class Generator(Protocol):
     def max_queue(self) -> int: ...
 
 
+def pick_engine(loaded: LoadedModel, engine: EngineName = "auto") -> Literal["continuous", "padded"]:
+    """The batch engine for ``loaded``: "auto" is the continuous-batching manager on CUDA, where its kernels
+    pay off, and the padded decoder elsewhere, for models whose cache it can pad (plain attention layers)."""
+    from generation import padded
+
+    if engine == "padded" and not padded.supports(loaded.model):
+        raise ValueError(f"the padded batch engine cannot run {loaded.name}: its cache has non-standard layers")
+    if engine != "auto":
+        return engine
+    if loaded.device.startswith("cuda") or not padded.supports(loaded.model):
+        return "continuous"
+    return "padded"
+
+
 @dataclass
 class _Request:
     id: str
     prompt_tokens: int
     max_new_tokens: int
-    manager: Any
     events: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
     finished: bool = False
 
@@ -86,7 +101,7 @@ _CANCELLED = object()  # event pushed by stop() to end a stream early
 
 
 class LocalGenerator:
-    """Batched generation over a ``LoadedModel`` (same code on CPU and GPU; sizes follow the device)."""
+    """Batched generation over a ``LoadedModel`` (same code on CPU and GPU; the engine follows the device)."""
 
     def __init__(
         self,
@@ -97,17 +112,20 @@ class LocalGenerator:
         max_queue: int = 256,
         on_batch: BatchObserver | None = None,
         kv_cache_tokens: int | None = None,
+        engine: EngineName = "auto",
     ) -> None:
         """
         Args:
             loaded: the model and tokenizer.
-            max_batch_size: most requests decoded together in one step.
-            max_wait_ms: kept for interface parity with ``DynamicBatcher``; the continuous-batching engine
-                admits new requests at every step, so there is no batch-forming wait.
+            max_batch_size: most requests decoded together in one step (1 serves them one at a time).
+            max_wait_ms: kept for interface parity with ``DynamicBatcher``; both engines admit new requests
+                at every step, so there is no batch-forming wait.
             max_queue: requests waiting plus running; one more raises ``OverloadedError``.
-            on_batch: called after every decode step with (requests in the step, new tokens, seconds).
-            kv_cache_tokens: KV-cache size per engine, in tokens (default: enough for ``max_batch_size``
-                requests of 1024 tokens, and at least one full context window).
+            on_batch: called after every engine step with (requests in the step, new tokens, seconds).
+            kv_cache_tokens: KV-cache size in tokens (default: enough for ``max_batch_size`` requests of 1024
+                tokens, and at least one full context window): allocated by each continuous-batching
+                manager; a bound on rows x width for the padded engine, whose cache grows with its batch.
+            engine: "continuous", "padded", or "auto" (see ``pick_engine``).
         """
         if max_queue < 1 or max_batch_size < 1:
             raise ValueError("max_queue and max_batch_size must be at least 1")
@@ -118,14 +136,14 @@ class LocalGenerator:
         self.max_wait_ms = max_wait_ms
         self.on_batch = on_batch
         self.kv_cache_tokens = kv_cache_tokens or max(max_batch_size * 1024, loaded.context_window + 512)
+        self.engine_name = pick_engine(loaded, engine)
         self._max_queue = max_queue
         self._requests: dict[str, _Request] = {}
         self._ids = itertools.count()
-        self._greedy: Any = None
-        self._sampling: Any = None
-        self._started = False
+        self._engine: DecodeEngine | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._eos_ids = self._eos_token_ids()
-        # per-step statistics, gathered on the event loop (see _on_output)
+        # per-step statistics, gathered on the event loop (see _on_events)
         self._step_requests = 0
         self._step_flush_pending = False
         self._last_step_t = time.perf_counter()
@@ -143,22 +161,21 @@ class LocalGenerator:
         return len(self.loaded.tokenizer.encode(text, add_special_tokens=False))
 
     async def start(self) -> None:
-        if self._started:
+        if self._engine is not None:
             return
-        self._greedy = await asyncio.to_thread(self._start_manager, False)
-        self._started = True
+        self._loop = asyncio.get_running_loop()
+        engine = self._build_engine()
+        await asyncio.to_thread(engine.start)
+        self._engine = engine
 
     async def stop(self) -> None:
-        if not self._started:
+        engine, self._engine = self._engine, None
+        if engine is None:
             return
-        self._started = False
         for req in list(self._requests.values()):
-            req.manager.cancel_request(req.id)
+            engine.cancel(req.id)
             req.events.put_nowait(_CANCELLED)
-        managers = [m for m in (self._greedy, self._sampling) if m is not None]
-        self._greedy = self._sampling = None
-        for manager in managers:
-            await asyncio.to_thread(manager.stop, block=True, timeout=60)
+        await asyncio.to_thread(engine.stop)
 
     async def generate(self, messages: list[ChatMessage], params: GenerationParams) -> GenerationResult:
         async with aclosing(self._stream(messages, params)) as chunks:
@@ -172,6 +189,27 @@ class LocalGenerator:
 
     # --- internals ---------------------------------------------------------------------
 
+    def _build_engine(self) -> DecodeEngine:
+        if self.engine_name == "padded":
+            from generation.padded import PaddedBatchEngine
+
+            return PaddedBatchEngine(
+                self.loaded,
+                self._deliver,
+                max_batch_size=self.max_batch_size,
+                eos_ids=self._eos_ids,
+                max_cache_tokens=self.kv_cache_tokens,
+            )
+        from generation.continuous import ContinuousEngine
+
+        return ContinuousEngine(
+            self.loaded,
+            self._deliver,
+            max_batch_size=self.max_batch_size,
+            eos_ids=self._eos_ids,
+            kv_cache_tokens=self.kv_cache_tokens,
+        )
+
     def _eos_token_ids(self) -> set[int]:
         eos = self.loaded.model.generation_config.eos_token_id
         ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
@@ -179,48 +217,8 @@ class LocalGenerator:
             ids.add(self.loaded.tokenizer.eos_token_id)
         return ids
 
-    def _start_manager(self, sampling: bool) -> Any:
-        """Blocking: builds and starts one continuous-batching manager."""
-        from transformers import ContinuousBatchingConfig, GenerationConfig
-
-        tok = self.loaded.tokenizer
-        page = 256
-        gen_kwargs: dict[str, Any] = {"do_sample": False}
-        if sampling:
-            # Non-default values make the engine create the temperature/top-p processors, which then
-            # take each request's own value.
-            gen_kwargs = {"do_sample": True, "temperature": 0.7, "top_p": 0.95}
-        gen_config = GenerationConfig(
-            max_new_tokens=128,
-            eos_token_id=sorted(self._eos_ids) if self._eos_ids else None,
-            pad_token_id=tok.pad_token_id,
-            **gen_kwargs,
-        )
-        cb_config = ContinuousBatchingConfig(
-            page_size=page,
-            # Sized explicitly: by default the engine takes a share of free memory, most of the RAM on a CPU.
-            num_blocks=-(-self.kv_cache_tokens // page),
-            max_batch_tokens=4096 if self.loaded.device.startswith("cuda") else 2048,
-            max_requests_per_batch=self.max_batch_size,
-            auto_switch_to_flash=False,  # both managers share the model: keep its attention as loaded
-            per_request_processors=sampling,
-        )
-        manager = self.loaded.model.init_continuous_batching(
-            generation_config=gen_config, continuous_batching_config=cb_config
-        )
-        manager.start()
-        return manager
-
-    def _manager_for(self, params: GenerationParams) -> Any:
-        if params.greedy:
-            return self._greedy
-        if self._sampling is None:
-            # Cheap: the engine allocates its cache on its own thread.
-            self._sampling = self._start_manager(True)
-        return self._sampling
-
     def _submit(self, messages: list[ChatMessage], params: GenerationParams) -> _Request:
-        if not self._started:
+        if self._engine is None:
             raise GenerationError("the generator is not started")
         if len(self._requests) >= self._max_queue:
             raise OverloadedError(f"{len(self._requests)} generation requests in flight; retry later")
@@ -235,32 +233,33 @@ class LocalGenerator:
                 f"prompt of {len(ids)} tokens plus max_new_tokens {params.max_new_tokens} exceeds the "
                 f"context window of {self.context_window}"
             )
-        manager = self._manager_for(params)
-        req = _Request(
-            id=f"gen-{next(self._ids)}", prompt_tokens=len(ids), max_new_tokens=params.max_new_tokens, manager=manager
-        )
-        # Register before adding, so no output can reach the engine's shared queue instead of us.
-        manager.register_result_handler(req.id, lambda out, r=req: self._on_output(r, out))
-        kwargs: dict[str, Any] = {}
-        if not params.greedy:
-            kwargs = {"temperature": float(params.temperature), "top_p": float(params.top_p)}
-        added = manager.add_request(
-            ids, request_id=req.id, max_new_tokens=params.max_new_tokens, streaming=True, **kwargs
-        )
-        if added is None:
-            self._drop_handler(req)
-            raise GenerationError("the generation engine is not accepting requests")
+        req = _Request(id=f"gen-{next(self._ids)}", prompt_tokens=len(ids), max_new_tokens=params.max_new_tokens)
+        # Registered first, so no event can arrive for a request we do not know yet.
         self._requests[req.id] = req
+        try:
+            self._engine.add(req.id, ids, params)
+        except BaseException:
+            self._requests.pop(req.id, None)
+            raise
         return req
 
-    def _on_output(self, req: _Request, output: Any) -> None:
-        """On the event loop: one engine output (a token step) for ``req``."""
-        req.events.put_nowait(output)
+    def _deliver(self, events: list[TokenEvent]) -> None:
+        """From any thread: hand one engine step's events to the event loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._on_events, events)
+
+    def _on_events(self, events: list[TokenEvent]) -> None:
+        """On the event loop: the events of one engine step."""
+        for event in events:
+            req = self._requests.get(event.request_id)
+            if req is not None:
+                req.events.put_nowait(event)
         if self.on_batch is None:
             return
-        # All outputs of one engine step arrive in a single loop callback; the flush scheduled by the
-        # first of them runs right after it, so it sees the whole step.
-        self._step_requests += 1
+        # A step's events may come in several callbacks (the continuous manager sends one per request, all
+        # in one loop iteration); the flush scheduled by the first runs after them, so it sees the whole step.
+        self._step_requests += len(events)
         if not self._step_flush_pending:
             self._step_flush_pending = True
             asyncio.get_running_loop().call_soon(self._flush_step)
@@ -275,18 +274,12 @@ class LocalGenerator:
             except Exception:  # metrics must never break generation
                 logger.exception("on_batch callback failed")
 
-    @staticmethod
-    def _drop_handler(req: _Request) -> None:
-        router = req.manager.output_router  # the engine has no public unregister
-        with router._lock:
-            router.result_handlers.pop(req.id, None)
-
     async def _next_event(self, req: _Request) -> Any:
         while True:
             try:
                 return await asyncio.wait_for(req.events.get(), timeout=_LIVENESS_POLL_S)
             except TimeoutError:
-                if not req.manager.is_running():
+                if self._engine is None or not self._engine.is_running():
                     raise GenerationError("the generation engine stopped") from None
 
     async def _stream(self, messages: list[ChatMessage], params: GenerationParams) -> AsyncGenerator[StreamChunk]:
@@ -304,9 +297,9 @@ class LocalGenerator:
                 if event.error is not None:
                     req.finished = True
                     raise GenerationError(f"generation failed: {event.error}")
-                tokens = list(event.generated_tokens)
+                tokens = list(event.tokens)
                 text = tokenizer.decode(tokens, skip_special_tokens=True).lstrip()
-                done = event.is_finished()
+                done = event.finished
                 # Hold back a trailing partial multi-byte character until the next token completes it.
                 if not done and text.endswith("\ufffd"):
                     continue
@@ -322,10 +315,9 @@ class LocalGenerator:
                     yield StreamChunk(delta)
         finally:
             self._requests.pop(req.id, None)
-            if not req.finished:
+            if not req.finished and self._engine is not None:
                 # The consumer went away (client disconnect, task cancelled): free the engine slot.
-                req.manager.cancel_request(req.id)
-                self._drop_handler(req)
+                self._engine.cancel(req.id)
 
     def _result(self, req: _Request, tokens: list[int], text: str, reason: str) -> GenerationResult:
         completion = len(tokens) - (1 if tokens and tokens[-1] in self._eos_ids else 0)

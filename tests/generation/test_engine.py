@@ -114,3 +114,16 @@ def test_sampling_request_runs(loaded_model: LoadedModel) -> None:
 
     result = run(loaded_model, body)
     assert result.text and 0 < result.completion_tokens <= 6
+
+
+def test_continuous_engine_matches_solo_greedy(loaded_model: LoadedModel) -> None:
+    """The GPU path (transformers' continuous-batching manager), run here on CPU."""
+    params = GenerationParams(max_new_tokens=8)
+    expected = [solo_greedy(loaded_model, q, params.max_new_tokens) for q in QUESTIONS[:2]]
+
+    async def body(gen: LocalGenerator) -> list[Any]:
+        assert gen.engine_name == "continuous"
+        return list(await asyncio.gather(*(gen.generate(msgs(q), params) for q in QUESTIONS[:2])))
+
+    results = run(loaded_model, body, engine="continuous")
+    assert [r.text.strip() for r in results] == expected
