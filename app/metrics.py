@@ -53,6 +53,10 @@ class MetricsMiddleware:
         self.metrics = metrics
 
     def _route_of(self, scope: Scope) -> str:
+        # The router records the matched route in the scope it was given (this same dict).
+        matched = getattr(scope.get("route"), "path", None)
+        if isinstance(matched, str):
+            return matched
         app = scope.get("app")
         router = getattr(app, "router", None)
         for route in getattr(router, "routes", []):
