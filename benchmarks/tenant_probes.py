@@ -43,6 +43,8 @@ class ProbeReport:
     probes: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     leaks: list[str] = field(default_factory=list)
+    chunks_returned: int = 0  # search results and /ask passages and citations handed to B
+    a_chunks_returned: int = 0  # ... of which belong to A (by document id or marker): must stay 0
     a_documents: int = 0
     a_documents_after: int = 0
 
@@ -57,6 +59,8 @@ class ProbeReport:
             "statuses": dict(self.statuses),
             "tenant_a_documents": self.a_documents,
             "tenant_a_documents_after": self.a_documents_after,
+            "chunks_returned_to_b": self.chunks_returned,
+            "tenant_a_chunks_returned_to_b": self.a_chunks_returned,
             "leaks": len(self.leaks),
         }
 
@@ -97,6 +101,14 @@ def run_probes(client: Any, n: int = 200, *, seed: int = 0, ask_fraction: float 
     a_answer = r.json().get("answer_id") if r.status_code == 200 else None
 
     secrets = set(a_ids) | set(a_markers)
+
+    def count_chunks(body: dict[str, Any]) -> None:
+        items = [*body.get("results", []), *body.get("passages", []), *body.get("citations", [])]
+        report.chunks_returned += len(items)
+        for item in items:
+            if item.get("document_id") in a_ids or any(m in item.get("text", "") for m in a_markers):
+                report.a_chunks_returned += 1
+                report.leaks.append(f"tenant A's chunk returned to B: {str(item)[:300]}")
 
     def leaked(kind: str, text: str) -> None:
         found = [s for s in secrets if s in text]
@@ -153,6 +165,8 @@ def run_probes(client: Any, n: int = 200, *, seed: int = 0, ask_fraction: float 
             r = client.post("/feedback", json={"answer_id": a_answer, "rating": -1}, headers=_h(KEY_B))
             ok = r.status_code == 404
         report.statuses[f"{kind}:{r.status_code}"] += 1
+        if kind in ("search", "ask") and r.status_code == 200:
+            count_chunks(r.json())
         if not ok:
             report.leaks.append(f"{kind}: unexpected status {r.status_code}: {r.text[:300]}")
         # A 404 may name the id it was asked about; anything else of A's is a leak.
