@@ -17,6 +17,7 @@ Both admit new requests at every decode step, so a request never waits for a who
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -246,7 +247,10 @@ class LocalGenerator:
     def _deliver(self, events: list[TokenEvent]) -> None:
         """From any thread: hand one engine step's events to the event loop."""
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        if loop is None:
+            return
+        # RuntimeError: the loop has closed (shutdown), and nobody waits for these events any more.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self._on_events, events)
 
     def _on_events(self, events: list[TokenEvent]) -> None:
