@@ -26,7 +26,7 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    env: dict[str, str] | None = None, data_dir: Path | None = None, ready_timeout: float = 300
+    env: dict[str, str] | None = None, data_dir: Path | None = None, ready_timeout: float = 600
 ) -> Iterator[str]:
     """Yields the base URL of a fresh server; its data folder is a temp dir unless given."""
     port = free_port()

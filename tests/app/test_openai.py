@@ -27,7 +27,7 @@ def server() -> Iterator[str]:
             f"{url}/ingest",
             files=[("files", ("guide.txt", DOC.encode()))],
             headers={"Authorization": f"Bearer {KEY}"},
-            timeout=60,
+            timeout=600,  # a busy 2-core machine is slow to embed the first upload
         )
         resp.raise_for_status()
         yield url
