@@ -33,7 +33,12 @@ def test_collection_filter_returns_k_from_that_collection(make_client: MakeClien
         for mode in ("dense", "bm25", "hybrid"):
             results = client.post(
                 "/search",
-                json={"query": "honey bees volcano Etna king leaves", "top_k": 2, "collection": "leisure", "retrieval_mode": mode},
+                json={
+                    "query": "honey bees volcano Etna king leaves",
+                    "top_k": 2,
+                    "collection": "leisure",
+                    "retrieval_mode": mode,
+                },
             ).json()["results"]
             assert len(results) == 2, mode
             assert {r["source"] for r in results} == {"chess.txt", "tea.txt"}
