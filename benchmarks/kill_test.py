@@ -323,6 +323,7 @@ def run_kill_test(
     report = KillReport()
     acked: list[AckedDoc] = []
     checked_upto = 0
+    reported = 0  # failures already noted
     log_path = data_dir.parent / "kill_test_server.log"
 
     def note(msg: str) -> None:
@@ -361,6 +362,9 @@ def run_kill_test(
         report.failures.extend(ingester.errors)
         report.kills += 1
         note(f"kill {report.kills}: {len(acked)} acknowledged, {len(report.failures)} failures")
+        for failure in report.failures[reported:]:
+            note(f"  FAIL: {failure}")
+        reported = len(report.failures)
 
     # Final restart: every acknowledged document in both search modes.
     server = Server(data_dir, log_path)
