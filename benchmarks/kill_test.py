@@ -6,8 +6,11 @@ SIGKILLs the server after a random delay. Some kills land while the server is st
 the store and rebuilding indexes). After every restart that reaches ready it checks:
 
 * every acknowledged document (a 200 was received) is listed by ``GET /documents`` with the chunk
-  count that was acknowledged;
-* no listed document is half-indexed: a BM25 search for its marker returns exactly its chunks;
+  count that was acknowledged, and the store (read-only, beside the running server) holds that many
+  chunk rows for it;
+* no stored document is half-indexed: a BM25 search for its marker returns exactly the chunks of it
+  whose text holds the marker (the store says which: the chunker may leave a tail such as "." that
+  holds no marker; ``chunks_without_marker`` counts them);
 * documents acknowledged since the previous check (plus a random sample of older ones) are found by
   BM25 (marker word) and dense (its first sentence) search.
 
@@ -27,11 +30,14 @@ import os
 import random
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +113,7 @@ class KillReport:
     listed_checks: int = 0
     search_checks: int = 0
     unacked_but_stored: int = 0
+    chunks_without_marker: int = 0
     startup_seconds: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -120,6 +127,7 @@ class KillReport:
             "document_listing_checks": self.listed_checks,
             "document_search_checks": self.search_checks,
             "stored_without_ack": self.unacked_but_stored,
+            "chunks_without_marker": self.chunks_without_marker,
             "startup_s_median": round(s[len(s) // 2], 2) if s else None,
             "startup_s_max": round(s[-1], 2) if s else None,
             "failures": len(self.failures),
@@ -263,12 +271,49 @@ def list_all(client: httpx.Client) -> dict[str, dict[str, Any]]:
             return docs
 
 
-def check_search(client: httpx.Client, doc: AckedDoc) -> list[str]:
-    problems = []
-    r = client.post("/search", json={"query": doc.marker, "retrieval_mode": "bm25", "top_k": 50})
-    hits = [h for h in r.json().get("results", []) if h["document_id"] == doc.id] if r.status_code == 200 else []
-    if r.status_code != 200 or len({h["chunk_id"] for h in hits}) != doc.chunks:
-        problems.append(f"bm25 {doc.source}: {r.status_code}, {len(hits)} of {doc.chunks} chunks")
+@dataclass(frozen=True)
+class StoredDoc:
+    chunk_ids: frozenset[int]  # every chunk row of the document
+    marker_chunk_ids: frozenset[int]  # those whose text holds the document's marker
+
+
+def read_store(data_dir: Path) -> dict[str, StoredDoc]:
+    """The store's own view of every document. Read-only and while the server runs: a SQLite reader
+    in WAL mode neither blocks the writer nor changes what it recovers at its next start."""
+    uri = f"file:{data_dir / 'store.sqlite3'}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as conn:
+        markers = {
+            doc_id: source.removesuffix(".txt") for doc_id, source in conn.execute("SELECT id, source FROM documents")
+        }
+        chunks: dict[str, set[int]] = defaultdict(set)
+        marked: dict[str, set[int]] = defaultdict(set)
+        for doc_id, chunk_id, text in conn.execute("SELECT document_id, id, text FROM chunks"):
+            chunks[doc_id].add(int(chunk_id))
+            if markers.get(doc_id, "\0") in text:
+                marked[doc_id].add(int(chunk_id))
+    return {d: StoredDoc(frozenset(chunks[d]), frozenset(marked[d])) for d in markers}
+
+
+def check_bm25(client: httpx.Client, doc_id: str, marker: str, stored: StoredDoc | None, label: str) -> list[str]:
+    """A BM25 search for the marker must return exactly the document's chunks that hold it."""
+    if stored is None:
+        return [f"{label}: not in the store"]
+    r = client.post("/search", json={"query": marker, "retrieval_mode": "bm25", "top_k": 50})
+    found = (
+        {h["chunk_id"] for h in r.json().get("results", []) if h["document_id"] == doc_id}
+        if r.status_code == 200
+        else set()
+    )
+    if r.status_code != 200 or found != stored.marker_chunk_ids:
+        return [
+            f"bm25 {label}: {r.status_code}, found {len(found & stored.marker_chunk_ids)} of the "
+            f"{len(stored.marker_chunk_ids)} chunks holding the marker (+{len(found - stored.marker_chunk_ids)} others)"
+        ]
+    return []
+
+
+def check_search(client: httpx.Client, doc: AckedDoc, stored: StoredDoc | None) -> list[str]:
+    problems = check_bm25(client, doc.id, doc.marker, stored, doc.source)
     r = client.post("/search", json={"query": doc.first_sentence, "retrieval_mode": "dense", "top_k": 5})
     ids = [h["document_id"] for h in r.json().get("results", [])] if r.status_code == 200 else []
     if doc.id not in ids:
@@ -276,34 +321,44 @@ def check_search(client: httpx.Client, doc: AckedDoc) -> list[str]:
     return problems
 
 
-def verify(url: str, acked: list[AckedDoc], recent: list[AckedDoc], sample: int, rng: random.Random) -> KillReport:
+def verify(
+    url: str, data_dir: Path, acked: list[AckedDoc], recent: list[AckedDoc], sample: int, rng: random.Random
+) -> KillReport:
     """One restart's checks (counts and failures only)."""
     rep = KillReport()
     with httpx.Client(base_url=url, timeout=60) as client:
         listed = list_all(client)
+        store = read_store(data_dir)
+        rep.chunks_without_marker = sum(len(s.chunk_ids - s.marker_chunk_ids) for s in store.values())
         acked_ids = {d.id for d in acked}
         for d in acked:
             rep.listed_checks += 1
             got = listed.get(d.id)
+            stored = store.get(d.id)
             if got is None:
                 rep.failures.append(f"acknowledged {d.source} ({d.id}) is not listed")
             elif int(got["chunks"]) != d.chunks:
                 rep.failures.append(f"{d.source}: listed with {got['chunks']} chunks, acknowledged {d.chunks}")
+            if stored is None or len(stored.chunk_ids) != d.chunks:
+                have = "none" if stored is None else len(stored.chunk_ids)
+                rep.failures.append(f"{d.source}: the store holds {have} chunk rows, acknowledged {d.chunks}")
         # Committed but never acknowledged (killed between commit and reply): must still be whole.
         for doc_id, meta in listed.items():
             if doc_id in acked_ids:
                 continue
             rep.unacked_but_stored += 1
+            stored = store.get(doc_id)
+            if stored is not None and len(stored.chunk_ids) != int(meta["chunks"]):
+                rep.failures.append(
+                    f"unacknowledged {meta['source']}: {len(stored.chunk_ids)} chunk rows, listed {meta['chunks']}"
+                )
             marker = meta["source"].removesuffix(".txt")
-            r = client.post("/search", json={"query": marker, "retrieval_mode": "bm25", "top_k": 50})
-            n = len({h["chunk_id"] for h in r.json()["results"] if h["document_id"] == doc_id})
-            if n != int(meta["chunks"]):
-                rep.failures.append(f"unacknowledged {meta['source']} is half-indexed: {n} of {meta['chunks']} chunks")
+            rep.failures.extend(check_bm25(client, doc_id, marker, stored, f"unacknowledged {meta['source']}"))
         recent_set = set(recent)
         older = [d for d in acked if d not in recent_set]
         for d in recent + rng.sample(older, min(sample, len(older))):
             rep.search_checks += 1
-            rep.failures.extend(check_search(client, d))
+            rep.failures.extend(check_search(client, d, store.get(d.id)))
     return rep
 
 
@@ -346,12 +401,13 @@ def run_kill_test(
             break
         report.startup_seconds.append(time.monotonic() - server.started)
         recent = acked[checked_upto:]
-        rep = verify(server.url, acked, recent, sample, rng)
+        rep = verify(server.url, data_dir, acked, recent, sample, rng)
         checked_upto = len(acked)
         report.restarts_checked += 1
         report.listed_checks += rep.listed_checks
         report.search_checks += rep.search_checks
         report.unacked_but_stored = rep.unacked_but_stored
+        report.chunks_without_marker = rep.chunks_without_marker
         report.failures.extend(f"after kill {report.kills}: {f}" for f in rep.failures)
         ingester = Ingester(server.url, rng, len(acked) + 10_000 * report.kills, acked)
         ingester.start()
@@ -373,11 +429,12 @@ def run_kill_test(
         report.failures.append(f"final restart: {why}")
         server.kill()
     else:
-        rep = verify(server.url, acked, list(acked), 0, rng)
+        rep = verify(server.url, data_dir, acked, list(acked), 0, rng)
         report.restarts_checked += 1
         report.listed_checks += rep.listed_checks
         report.search_checks += rep.search_checks
         report.unacked_but_stored = rep.unacked_but_stored
+        report.chunks_without_marker = rep.chunks_without_marker
         report.failures.extend(f"final: {f}" for f in rep.failures)
         server.stop()
     report.acked = len(acked)
