@@ -173,11 +173,16 @@ class TokenChunker:
         pieces: list[tuple[int, int]] = []
         while start < end:
             piece = text[start:end]
-            _, token_ends = tok.offsets(piece)
+            token_starts, token_ends = tok.offsets(piece)
             if len(token_ends) <= self.budget and tok.counts([piece])[0] <= self.budget:
                 pieces.append((start, end))
                 break
             take = max(1, min(self.budget, len(token_ends)))
+            # Cut between words where one is in the second half: a cut inside the last word would
+            # leave a tail such as "." or "ing." that holds nothing a search can find.
+            words = [j for j in range(max(1, take // 2), take) if token_starts[j] > token_ends[j - 1]]
+            if words:
+                take = words[-1]
             while True:
                 cut = start + int(token_ends[take - 1])
                 if take == 1 or tok.counts([text[start:cut]])[0] <= self.budget:

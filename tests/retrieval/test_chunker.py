@@ -113,6 +113,30 @@ def test_words_are_not_cut_when_a_sentence_never_ends(tokenizer: Any) -> None:
         assert chunk.end == len(text) or text[chunk.end] == " "
 
 
+def test_a_refitted_chunk_never_leaves_a_punctuation_only_tail(tokenizer: Any) -> None:
+    # Found by the kill test: the last window of this text counts 64 tokens in context and 65 on its
+    # own, so it is cut again; cut inside its last word it left a chunk "." that no search finds.
+    marker = "mkhcnyfsudzu"
+    words = [
+        "seljuk substantial normand ruler alta",
+        "supply elements reach fernando solved cover",
+        "laid spaces blending round divisions eufemia shaun built",
+        "oyster variations commissioned from possibilitie sites",
+        "large surrounding considerable bruins reaching proved ordered",
+        "danish msas cali almost hypothesis gains",
+        "ceded defined fortnow southwestern populated beacon intuition",
+        "butrint write province women bramble",
+    ]
+    text = " ".join(f"Record 182.{i} about {marker}: the {w}, says {marker}." for i, w in enumerate(words))
+    doc = ParsedDocument(text=text)
+    chunks = TokenChunker(tokenizer, chunk_tokens=64, overlap=4, max_tokens=ENCODER_MAX_TOKENS).chunk(doc)
+    check_chunks(doc, chunks, tokenizer)
+    assert chunks[-1].end == len(text)
+    for chunk in chunks:
+        assert any(ch.isalnum() for ch in chunk.text), f"chunk without a word: {chunk.text!r}"
+        assert marker in chunk.text
+
+
 def test_chunks_never_cross_pages_and_carry_page_numbers(chunker: TokenChunker, tokenizer: Any) -> None:
     page_texts = [paragraphs(3, 5), "Tiny page.", paragraphs(1, 2)]
     parts, spans, offset = [], [], 0
