@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 RetrievalModeName = Literal["dense", "bm25", "hybrid"]
 Detail = Literal["short", "normal", "detailed"]
 Tone = Literal["neutral", "formal", "friendly"]
-AdjustmentName = Literal["correct", "content_rules", "citations", "abstain", "style"]
+AdjustmentName = Literal["correct", "content_rules", "shorten", "citations", "abstain", "style"]
 
 
 class ErrorDetail(BaseModel):

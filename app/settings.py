@@ -104,7 +104,7 @@ class Settings(BaseSettings):
 
     # --- adjustment stage ----------------------------------------------------------
     # Comma-separated adjustment steps that run by default (see README for the list).
-    adjustments: str = "correct,content_rules,citations,abstain,style"
+    adjustments: str = "correct,content_rules,shorten,citations,abstain,style"
     # What the citation check does with a sentence the passages do not support: "flag" or "drop".
     unsupported_sentences: Literal["flag", "drop"] = "flag"
     # Support score (0..1) below which a sentence counts as unsupported.
@@ -113,9 +113,12 @@ class Settings(BaseSettings):
     min_relevance: float = Field(default=0.2, ge=-1.0, le=1.0)
     # Weighted share of the question's words that the passage text around the answer's evidence must
     # hold; below it the answer comes from a passage about something else, and /ask abstains.
-    min_question_coverage: float = Field(default=0.25, ge=0.0, le=1.0)
-    # Abstain when a number or name in the question appears in no passage, or not near the evidence.
+    # 0 (off) by default: measured not to tell answerable from unanswerable questions (see README).
+    min_question_coverage: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Abstain when a number or name in the question appears in no passage.
     require_key_terms: bool = True
+    # Also abstain when such a number or name is missing from the sentences around the answer's evidence.
+    key_terms_near_evidence: bool = False
     # Default detail level and tone.
     detail: Literal["short", "normal", "detailed"] = "normal"
     tone: Literal["neutral", "formal", "friendly"] = "neutral"

@@ -10,7 +10,8 @@ value is in ``notes["abstain_signals"]``:
 ``missing_key_terms``   a number or capitalised name of the question occurs in no passage;
 ``low_support``         the answer's overall support (citation check) is below ``support_threshold``;
 ``key_terms_away_from_evidence`` a number or name of the question is missing from the sentences
-                        around the answer's evidence (``coverage_window`` either side);
+                        around the answer's evidence (``coverage_window`` either side), when
+                        ``key_terms_near_evidence`` is on;
 ``low_question_coverage`` the passage text around the answer's evidence holds too little of the
                         question (weighted content words): the answer comes from a passage about
                         something else, the usual shape of a plausible but unanswerable question.
@@ -92,7 +93,7 @@ class AbstainStep:
         if evidence:
             away = key_terms_away(ctx.question, evidence, ctx.passages, cfg.coverage_window)
             signals["key_terms_away_from_evidence"] = away
-            if cfg.require_key_terms and away:
+            if cfg.key_terms_near_evidence and away:
                 return "key_terms_away_from_evidence"
             coverage = question_coverage(ctx.question, evidence, ctx.passages, cfg.coverage_window)
             signals["question_coverage"] = round(coverage, 4)

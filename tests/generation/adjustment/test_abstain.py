@@ -36,8 +36,6 @@ def test_supported_answer_is_kept() -> None:
         ("Who won the Battle of Hastings in 1067?", "William the Conqueror", {}, "missing_key_terms"),
         ("Who led the Vikings to Paris?", "Rollo", {}, "missing_key_terms"),
         ("Who led them?", "Harald Hardrada led them in 1000.", {}, "low_support"),
-        # A name from elsewhere in the passages: the answer's evidence never mentions England.
-        ("Who swore fealty to the king of England?", "Rollo", {}, "key_terms_away_from_evidence"),
     ],
 )
 def test_abstains_with_the_reason_in_notes(question: str, answer: str, kw: dict[str, object], reason: str) -> None:
@@ -74,3 +72,12 @@ def test_declines_are_recognised(text: str) -> None:
 
 def test_ordinary_answers_are_not_declines() -> None:
     assert not model_declined("Rollo knew the king.")
+
+
+def test_key_terms_away_from_the_evidence_abstain_only_when_switched_on() -> None:
+    # A name from elsewhere in the passages: the answer's evidence never mentions England.
+    question, answer = "Who swore fealty to the king of England?", "Rollo"
+    default = ask(question, answer)
+    assert not default.abstained and default.notes["abstain_signals"]["key_terms_away_from_evidence"] == ["england"]
+    strict = build_default_pipeline(AdjustmentConfig(key_terms_near_evidence=True)).run(context(question, answer))
+    assert strict.abstained and strict.notes["abstain_reason"] == "key_terms_away_from_evidence"
