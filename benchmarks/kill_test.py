@@ -453,13 +453,23 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-delay", type=float, default=2.0, help="longest ingest time before a kill (s)")
+    parser.add_argument(
+        "--ready-timeout", type=float, default=180.0, help="longest start-up before a restart counts as failed (s)"
+    )
     parser.add_argument("--data-dir", type=Path, default=None, help="kept after the run when given")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
-        report = run_kill_test(args.kills, data_dir, seed=args.seed, max_delay_s=args.max_delay, log=sys.stderr)
+        report = run_kill_test(
+            args.kills,
+            data_dir,
+            seed=args.seed,
+            max_delay_s=args.max_delay,
+            log=sys.stderr,
+            ready_timeout_s=args.ready_timeout,
+        )
         summary = report.summary() | {"wall_s": round(time.monotonic() - t0, 1)}
         print(json.dumps(summary, indent=2))
         for f in report.failures[:50]:
