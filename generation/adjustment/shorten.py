@@ -21,7 +21,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from generation.adjustment.sentences import LEAD_IN_RE, MARKER_RE, STOPWORDS, fold, sentence_spans, stem
+from generation.adjustment.sentences import LEAD_IN_RE, STOPWORDS, fold, stem
+from generation.adjustment.style import to_phrase
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext
 
 _TOKEN_RE = re.compile(r"\d+(?:[.,:]\d+)*(?:st|nd|rd|th|s)?|[^\W\d_]+(?:['’\-][^\W\d_]+)*|[^\w\s]", re.UNICODE)
@@ -33,15 +34,14 @@ _NUMBER_QUESTION_RE = re.compile(
 )
 _NAME_QUESTION_RE = re.compile(r"^\s*(?:who|whom|whose)\b", re.IGNORECASE)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_COUNT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth")
+_NUMBER_WORDS = frozenset((*_COUNT_WORDS, *_ORDINAL_WORDS, "hundred", "thousand", "million", "billion"))
 _NUMBER_RE = re.compile(
     rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?(?:(?:{_MONTHS})\s+)?\d[\d,.]*(?:st|nd|rd|th|s)?"
     r"(?:\s+(?:million|billion|thousand|hundred|centur(?:y|ies)|BC|AD|BCE|CE|percent|%))?"
-    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|first|second|third|fourth|fifth)\b",
+    rf"|\b(?:{'|'.join((*_COUNT_WORDS, *_ORDINAL_WORDS))})\b",
     re.IGNORECASE,
-)
-_NUMBER_WORDS = frozenset(
-    {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"}
-    | {"hundred", "thousand", "million", "billion", "first", "second", "third", "fourth", "fifth"}
 )
 # The copula (or a verb of the same job) between a restated question and its answer.
 _PIVOT_RE = re.compile(
@@ -97,16 +97,10 @@ def answer_phrase(text: str, question: str) -> str:
 
 
 def _first_statement(text: str) -> str:
-    text = LEAD_IN_RE.sub("", text.strip())
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    lines = [line.strip() for line in LEAD_IN_RE.sub("", text.strip()).split("\n") if line.strip()]
     if len(lines) > 1 and lines[0].endswith(":"):  # "The two resources are:\n\n1. **Time**: ..."
-        item = _MARKUP_RE.sub("", _LIST_ITEM_RE.sub("", lines[1]))
-        text = item.split(":")[0]
-    spans = sentence_spans(text)
-    if spans:
-        text = text[spans[0][0] : spans[0][1]]
-    text = _MARKUP_RE.sub("", MARKER_RE.sub("", text)).strip()
-    text = re.sub(r"[.!:;]+$", "", text).strip()
+        text = _LIST_ITEM_RE.sub("", lines[1]).split(":")[0]
+    text = _MARKUP_RE.sub("", to_phrase(text)).strip(" :;")
     return _CLAUSE_RE.split(text)[0].strip()
 
 
