@@ -210,6 +210,11 @@ def main() -> None:
     parser.add_argument("--modes", default="batched,serial", help=f"servers to compare, from {sorted(MODES)}")
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--top-k", type=int, default=2, help="passages per prompt (sets the prompt length)")
+    parser.add_argument(
+        "--one-server-at-a-time",
+        action="store_true",
+        help="run each server alone for all its levels (default: side by side, taking turns level by level)",
+    )
     parser.add_argument("--dump", type=Path, help="write every record here (JSON lines, level by level)")
     args = parser.parse_args()
 
@@ -229,35 +234,57 @@ def main() -> None:
         args.dump.write_text("")
     t_start = time.perf_counter()
     results: list[Level] = []
-    with ExitStack() as stack:
-        urls: dict[str, str] = {}
-        for m in modes:
+    plan: list[tuple[int, list[str]]] = []  # (clients, questions) per level, the same for every server
+    offset = 0
+    for clients, n in zip(levels, counts, strict=True):
+        plan.append((clients, [questions[(offset + j) % len(questions)] for j in range(n)]))
+        offset += n
+
+    def run_one(url: str, mode: str, clients: int, qs: list[str]) -> None:
+        level = asyncio.run(run_level(url, mode, clients, qs, args))
+        results.append(level)
+        print(
+            f"  {clients:>2} clients {mode:10} {len(level.ok)}/{len(qs)} ok in {level.wall:.1f} s: "
+            f"{level.req_s():.3f} req/s, {level.tok_s():.1f} tok/s "
+            f"({time.perf_counter() - t_start:.0f} s elapsed)",
+            flush=True,
+        )
+        if args.dump:  # as it goes, so a run stopped early still leaves its records
+            with args.dump.open("a") as fh:
+                for r in level.records:
+                    fh.write(json.dumps({"mode": mode, "clients": clients, **r.__dict__}) + "\n")
+
+    def prepare(url: str, mode: str) -> None:
+        ingest(url, paragraphs)
+        asyncio.run(run_level(url, mode, 1, questions[-1:], args))  # warm-up, not counted
+
+    if args.one_server_at_a_time:
+        # Each server alone on the machine for all its levels: on a GPU, servers side by side share it.
+        for mode in modes:
             try:
-                urls[m] = stack.enter_context(running_server(env={**COMMON_ENV, **MODES[m]}))
-            except RuntimeError as exc:  # one engine failing to start must not cost the others' figures
-                print(f"server {m!r} did not start, left out: {str(exc)[-2000:]}", flush=True)
-        modes = [m for m in modes if m in urls]
-        for mode, url in urls.items():
-            ingest(url, paragraphs)
-            asyncio.run(run_level(url, mode, 1, questions[-1:], args))  # warm-up, not counted
-        print(f"servers ready and warm after {time.perf_counter() - t_start:.0f} s", flush=True)
-        offset = 0
-        for i, (clients, n) in enumerate(zip(levels, counts, strict=True)):
-            qs = [questions[(offset + j) % len(questions)] for j in range(n)]
-            offset += n
-            for mode in modes if i % 2 == 0 else modes[::-1]:
-                level = asyncio.run(run_level(urls[mode], mode, clients, qs, args))
-                results.append(level)
-                print(
-                    f"  {clients:>2} clients {mode:10} {len(level.ok)}/{n} ok in {level.wall:.1f} s: "
-                    f"{level.req_s():.3f} req/s, {level.tok_s():.1f} tok/s "
-                    f"({time.perf_counter() - t_start:.0f} s elapsed)",
-                    flush=True,
-                )
-                if args.dump:  # as it goes, so a run stopped early still leaves its records
-                    with args.dump.open("a") as fh:
-                        for r in level.records:
-                            fh.write(json.dumps({"mode": mode, "clients": clients, **r.__dict__}) + "\n")
+                with running_server(env={**COMMON_ENV, **MODES[mode]}) as url:
+                    prepare(url, mode)
+                    print(f"server {mode!r} ready and warm after {time.perf_counter() - t_start:.0f} s", flush=True)
+                    for clients, qs in plan:
+                        run_one(url, mode, clients, qs)
+            except RuntimeError as exc:
+                print(f"server {mode!r} failed, left out: {str(exc)[-2000:]}", flush=True)
+    else:
+        with ExitStack() as stack:
+            urls: dict[str, str] = {}
+            for m in modes:
+                try:
+                    urls[m] = stack.enter_context(running_server(env={**COMMON_ENV, **MODES[m]}))
+                except RuntimeError as exc:  # one engine failing to start must not cost the others' figures
+                    print(f"server {m!r} did not start, left out: {str(exc)[-2000:]}", flush=True)
+            modes = [m for m in modes if m in urls]
+            for mode, url in urls.items():
+                prepare(url, mode)
+            print(f"servers ready and warm after {time.perf_counter() - t_start:.0f} s", flush=True)
+            for i, (clients, qs) in enumerate(plan):
+                for mode in modes if i % 2 == 0 else modes[::-1]:
+                    run_one(urls[mode], mode, clients, qs)
+    modes = [m for m in modes if any(lv.mode == m for lv in results)]
     merged = merge(results)
     merged.sort(key=lambda lv: (lv.clients, modes.index(lv.mode)))
     print_table(merged, modes)

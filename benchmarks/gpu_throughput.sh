@@ -10,7 +10,7 @@
 #   pip download ... -d .whl   (the service's dependencies missing on that machine; see the device README)
 #
 # then, there:  OUT=<folder> bash benchmarks/gpu_throughput.sh
-# Knobs: SHAPE (benchmarks/random_model.py), LEVELS, REQUESTS, MODES, MAX_NEW_TOKENS, MAX_BATCH.
+# Knobs: SHAPE (benchmarks/random_model.py), LEVELS, REQUESTS, MODES, MAX_NEW_TOKENS, MAX_BATCH, ASK_ARGS, NO_BOUND.
 set -euo pipefail
 OUT=${OUT:-/tmp/gpu-out}
 WORK=${WORK:-/tmp/gpu-work}
@@ -20,13 +20,14 @@ if [ -z "${NO_WHEELS:-}" ] && ls .whl/*.whl >/dev/null 2>&1; then
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
-export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+# JAX_PLATFORMS: bm25s uses jax when it is installed, and jax fails where it finds no CUDA plugin it can use.
+export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false JAX_PLATFORMS=${JAX_PLATFORMS:-cpu}
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv || true
 $PY -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
 $PY -m benchmarks.random_model generator --shape "${SHAPE:-llama-1.1b}" --tokenizer .gpu/smollm2-tokenizer --out "$WORK/gen"
 $PY -m benchmarks.random_model encoder --like .gpu/minilm-shape --out "$WORK/enc"
-$PY -m benchmarks.decode_bound --model "$WORK/gen" 2>&1 | tee "$OUT/decode_bound.txt" || true
+[ -n "${NO_BOUND:-}" ] || $PY -m benchmarks.decode_bound --model "$WORK/gen" 2>&1 | tee "$OUT/decode_bound.txt" || true
 RAG_GENERATOR_MODEL="$WORK/gen" RAG_EMBEDDING_MODEL="$WORK/enc" RAG_MAX_BATCH_SIZE="${MAX_BATCH:-64}" \
   $PY -m benchmarks.ask_throughput --data .gpu/squad2-dev-3articles.json \
     --levels "${LEVELS:-1,4,16,64}" --requests "${REQUESTS:-4,8,32,64}" --modes "${MODES:-batched,serial}" \
-    --max-new-tokens "${MAX_NEW_TOKENS:-64}" --dump "$OUT/ask_records.jsonl" 2>&1 | tee "$OUT/ask_throughput.txt"
+    --max-new-tokens "${MAX_NEW_TOKENS:-64}" ${ASK_ARGS:-} --dump "$OUT/ask_records.jsonl" 2>&1 | tee "$OUT/ask_throughput.txt"
