@@ -9,9 +9,16 @@ so a rebuild never re-tokenises and memory stays near 4 bytes per token.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
+
+# bm25s runs a jax top-k at import time when jax is installed. Where jax's CUDA plugin is installed but
+# finds no GPU it can use, that raises RuntimeError (not ImportError) and takes the import down: seen on
+# a GPU host, where the server failed to start. jax on the CPU serves bm25s' top-k, so it stays there
+# unless the user chose a platform.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import bm25s
 import numpy as np

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
+
 from retrieval.bm25_index import Bm25Index, tokenize
 
 TEXTS = [
@@ -61,3 +67,13 @@ def test_empty_index_and_empty_queries_give_no_hits() -> None:
     assert idx.search("cat", 0)[0].size == 0
     idx.remove([101, 205, 307, 411, 999])
     assert idx.search("cat", 5)[0].size == 0
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "cpu"), ("cuda", "cuda")])
+def test_importing_the_bm25_index_keeps_jax_on_the_cpu_unless_the_user_chose(preset: str | None, expected: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
+    if preset is not None:
+        env["JAX_PLATFORMS"] = preset
+    code = "import os, retrieval.bm25_index; print(os.environ['JAX_PLATFORMS'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
