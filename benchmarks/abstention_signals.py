@@ -138,6 +138,7 @@ def adjust(rows: list[Row]) -> list[Row]:
         )
         a = pipeline.run(ctx)
         signals = a.notes.get("abstain_signals", {})
+        answer_lp, refusal_lp = r.get("answer_logprobs"), r.get("refusal_logprobs")
         out.append(
             {
                 **r,
@@ -148,6 +149,12 @@ def adjust(rows: list[Row]) -> list[Row]:
                 "support": signals.get("support"),
                 "away": bool(signals.get("key_terms_away_from_evidence")),
                 "coverage": signals.get("question_coverage"),
+                # how much likelier the refusal is than the answer, per token (-inf: not measured)
+                "logprob_margin": (
+                    statistics.mean(refusal_lp) - statistics.mean(answer_lp)
+                    if answer_lp and refusal_lp
+                    else float("-inf")
+                ),
             }
         )
     return out
@@ -181,9 +188,6 @@ def operating_point(rows: list[Row], point: dict[str, Any]) -> tuple[float, floa
 
 
 def report(rows: list[Row]) -> None:
-    for r in rows:
-        lp, ref = r.get("answer_logprobs"), r.get("refusal_logprobs")
-        r["logprob_margin"] = statistics.mean(ref) - statistics.mean(lp) if lp and ref else float("-inf")
     una = [r for r in rows if not r["answerable"]]
     ans = [r for r in rows if r["answerable"]]
     print(f"\n{len(ans)} answerable, {len(una)} unanswerable development questions")

@@ -15,8 +15,9 @@ Both admit new requests at every decode step, so a request never waits for a who
 Measured on an H200 with a 1.1B Llama (64 new tokens): through the HTTP service at 64 streaming clients
 the manager gave 433 tokens/s against 346 for the padded decoder (benchmarks/ask_throughput.py), which
 keeps it the GPU default, although on its own, with 64 requests arriving together, the padded decoder
-stepped faster (1,283 against 692 tokens/s, benchmarks/engine_steps.py): it prefills each newcomer
-alone and re-pads the batch's cache, which the staggered arrivals of a live service make frequent.
+stepped faster (1,283 against 692 tokens/s, benchmarks/engine_steps.py). Why the order flips is not
+yet measured; one suspect is that the padded decoder prefills each newcomer alone and re-pads the
+batch's cache, which the staggered arrivals of a live service make frequent.
 """
 
 from __future__ import annotations

@@ -3,10 +3,9 @@
 Default order (``build_default_pipeline``): ``correct`` -> ``content_rules`` -> ``shorten`` ->
 ``citations`` -> ``abstain`` -> ``style``. ``shorten`` (detail=short only) runs before the citation
 check so that support and abstention judge the answer phrase the user gets. Content rules run once,
-before the citation check, so the per-sentence
-texts and citations reported are already masked; no later step adds content (style only removes
-lead-ins or adds a fixed friendly opener, abstention substitutes a configured sentence), so a second
-run at the end would find nothing new.
+before the citation check, so the per-sentence texts and citations reported are already masked; no
+later step adds content (style only removes lead-ins or adds a fixed friendly opener, abstention
+substitutes a configured sentence), so a second run at the end would find nothing new.
 """
 
 from __future__ import annotations
