@@ -1,5 +1,6 @@
 """The padded batch engine (LocalGenerator's CPU path) over the real default model: exact greedy tokens
-while rows join, leave and queue; cancellation; failures; token picking; engine choice."""
+while rows join, leave and queue, and when newcomers are prefilled together; cancellation; failures;
+token picking; engine choice."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from generation.decoding import TokenEvent
 from generation.engine import pick_engine
 from generation.errors import GenerationError
 from generation.model import LoadedModel
-from generation.padded import PaddedBatchEngine, admit_count, pick_tokens
+from generation.padded import PaddedBatchEngine, admit_count, pick_tokens, prefill_groups
 from generation.types import GenerationParams
 
 QUESTIONS = [
@@ -157,19 +158,48 @@ def test_admit_count_keeps_room_prefill_budget_cache_bound_and_order() -> None:
     assert admit_count([], [(10, 5)], **kw) == 0
 
 
-def test_a_failed_prefill_fails_only_its_request(
-    loaded_model: LoadedModel, engine: PaddedBatchEngine, collector: Collector
+def test_newcomers_arriving_together_are_prefilled_in_one_forward_and_match_generate(
+    loaded_model: LoadedModel, collector: Collector
 ) -> None:
-    vocab = loaded_model.model.config.vocab_size
-    engine.add("bad", [1, vocab + 5, 3], greedy(4))  # an id past the embedding table
+    questions = ["What is the capital of France?", "What is the capital of Spain?", "What is the capital of Peru?"]
+    ids = [prompt_ids(loaded_model, q) for q in questions]
+    for engine in make_engine(loaded_model, collector, max_batch_size=4):
+        with engine._cond:  # the worker admits nobody until all three wait
+            for i, row in enumerate(ids):
+                engine.add(f"r{i}", row, greedy(8))
+        collector.wait_for(lambda: collector.finished("r0", "r1", "r2"))
+
+    assert collector.steps[0] == 3  # one prefill delivered all three first tokens
+    for i, row in enumerate(ids):
+        assert collector.tokens(f"r{i}") == reference(loaded_model, row, 8), f"row {i}"
+
+
+def test_a_failed_prefill_fails_only_its_request(loaded_model: LoadedModel, collector: Collector) -> None:
     ids = prompt_ids(loaded_model, QUESTIONS[2])
-    engine.add("good", ids, greedy(4))
-    collector.wait_for(lambda: collector.finished("bad", "good"))
+    vocab = loaded_model.model.config.vocab_size
+    bad = [*ids[:-1], vocab + 5]  # an id past the embedding table, in a prompt as long as the good one
+    for engine in make_engine(loaded_model, collector, max_batch_size=3):
+        with engine._cond:  # both join in one prefill group, whose forward fails
+            engine.add("bad", bad, greedy(4))
+            engine.add("good", ids, greedy(4))
+        collector.wait_for(lambda: collector.finished("bad", "good"))
+        assert engine.is_running()
 
     assert collector.latest["bad"].error
     assert collector.latest["good"].error is None
     assert collector.tokens("good") == reference(loaded_model, ids, 4)
-    assert engine.is_running()
+
+
+def test_prefill_groups_bound_the_padding_and_cover_every_prompt_once() -> None:
+    assert prefill_groups([100, 100, 100]) == [[0, 1, 2]]
+    assert prefill_groups([100, 10]) == [[1], [0]]  # 2 x 100 padded > 1.25 x 110 real tokens
+    groups = prefill_groups([50, 400, 45, 420, 60, 380, 400])
+    assert sorted(i for g in groups for i in g) == list(range(7))
+    lengths = [50, 400, 45, 420, 60, 380, 400]
+    for group in groups:
+        assert len(group) * max(lengths[i] for i in group) <= 1.25 * sum(lengths[i] for i in group)
+    assert len(groups) == 2  # the short prompts together, the long ones together
+    assert prefill_groups([]) == []
 
 
 def test_a_stopped_engine_refuses_requests(loaded_model: LoadedModel, collector: Collector) -> None:
