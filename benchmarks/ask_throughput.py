@@ -27,9 +27,11 @@ import asyncio
 import json
 import os
 import platform
+import subprocess
 import time
 from collections import deque
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,6 +218,14 @@ def main() -> None:
         help="run each server alone for all its levels (default: side by side, taking turns level by level)",
     )
     parser.add_argument("--dump", type=Path, help="write every record here (JSON lines, level by level)")
+    parser.add_argument(
+        "--py-spy",
+        metavar="DIR",
+        type=Path,
+        help="record each server with py-spy (on PATH) during its level with the most clients, into "
+        "DIR/pyspy-<mode>.txt (collapsed stacks per thread; benchmarks/profile_summary.py reads them)",
+    )
+    parser.add_argument("--profile-seconds", type=float, default=20)
     args = parser.parse_args()
 
     levels = [int(x) for x in args.levels.split(",")]
@@ -232,6 +242,8 @@ def main() -> None:
 
     if args.dump:
         args.dump.write_text("")
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     results: list[Level] = []
     plan: list[tuple[int, list[str]]] = []  # (clients, questions) per level, the same for every server
@@ -241,7 +253,8 @@ def main() -> None:
         offset += n
 
     def run_one(url: str, mode: str, clients: int, qs: list[str]) -> None:
-        level = asyncio.run(run_level(url, mode, clients, qs, args))
+        with profiling(url, mode) if args.py_spy and clients == max(levels) else nullcontext():
+            level = asyncio.run(run_level(url, mode, clients, qs, args))
         results.append(level)
         print(
             f"  {clients:>2} clients {mode:10} {len(level.ok)}/{len(qs)} ok in {level.wall:.1f} s: "
@@ -253,6 +266,25 @@ def main() -> None:
             with args.dump.open("a") as fh:
                 for r in level.records:
                     fh.write(json.dumps({"mode": mode, "clients": clients, **r.__dict__}) + "\n")
+
+    @contextmanager
+    def profiling(url: str, mode: str) -> Iterator[None]:
+        port = url.rsplit(":", 1)[1]
+        pid = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True).stdout.split()
+        out = args.py_spy / f"pyspy-{mode}.txt"
+        cmd = ["py-spy", "record", "-p", pid[0] if pid else "0", "-d", str(int(args.profile_seconds))]
+        try:
+            proc = subprocess.Popen([*cmd, "-r", "100", "-t", "-f", "raw", "-o", str(out)], stderr=subprocess.PIPE)
+        except OSError as exc:  # no py-spy: the run goes on unprofiled
+            print(f"py-spy did not start: {exc}", flush=True)
+            yield
+            return
+        try:
+            yield
+        finally:
+            _, err = proc.communicate()
+            if proc.returncode:
+                print(f"py-spy failed for {mode!r}: {err.decode(errors='replace')[-500:]}", flush=True)
 
     def prepare(url: str, mode: str) -> None:
         ingest(url, paragraphs)
