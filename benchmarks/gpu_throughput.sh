@@ -9,6 +9,7 @@
 #   .venv/bin/python -m benchmarks.random_model export --out .gpu && cp ../shared/data/squad2-dev-3articles.json .gpu/
 #   pip download ... -d .whl   (the service's dependencies missing on that machine; see the device README)
 #
+# (add py-spy's wheel to .whl/ for ASK_ARGS="--py-spy $OUT"; profile_summary.py reads what it records)
 # then, there:  OUT=<folder> bash benchmarks/gpu_throughput.sh
 # Knobs: SHAPE (benchmarks/random_model.py), LEVELS, REQUESTS, MODES, MAX_NEW_TOKENS, MAX_BATCH, ASK_ARGS, NO_BOUND.
 set -euo pipefail
@@ -18,7 +19,7 @@ PY=${PY:-python3}
 mkdir -p "$OUT" "$WORK"
 if [ -z "${NO_WHEELS:-}" ] && ls .whl/*.whl >/dev/null 2>&1; then
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH} PATH=/tmp/site/bin:$PATH  # py-spy, if carried
 fi
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv || true
