@@ -12,12 +12,12 @@ request when the engine dies, so no caller waits forever. Under it a ``DecodeEng
   one request at a time on CPU (benchmarks/generation_batching.py, benchmarks/ask_throughput.py).
 
 Both admit new requests at every decode step, so a request never waits for a whole batch to finish.
-Measured on an H200 with a 1.1B Llama (64 new tokens): through the HTTP service at 64 streaming clients
-the manager gave 433 tokens/s against 346 for the padded decoder (benchmarks/ask_throughput.py), which
-keeps it the GPU default, although on its own, with 64 requests arriving together, the padded decoder
-stepped faster (1,283 against 692 tokens/s, benchmarks/engine_steps.py). Why the order flips is not
-yet measured; one suspect is that the padded decoder prefills each newcomer alone and re-pads the
-batch's cache, which the staggered arrivals of a live service make frequent.
+Measured on an H200 with a 1.1B Llama (64 new tokens, benchmarks/ask_throughput.py, each server alone on
+the GPU): at 64 streaming clients the padded decoder gave 615 tokens/s against 553 for the manager, at 16
+clients 190 against 216 (the manager's p50 latency 4.7 s against 8.0 s); with that split the manager
+stays the GPU default. The padded decoder's figure is after it learned to prefill newcomers that arrive
+together in one forward: before, one forward per newcomer, it gave 346 against 433 for the manager (that
+run had three servers sharing the GPU, so the two runs are not a clean before and after).
 """
 
 from __future__ import annotations
