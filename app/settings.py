@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     min_question_coverage: float = Field(default=0.0, ge=0.0, le=1.0)
     # Abstain when a number or name in the question appears in no passage.
     require_key_terms: bool = True
+    # Abstain when the question asks what is not so ("not", "never", "n't") and neither the passage
+    # sentences closest to it nor the answer's evidence state any negation.
+    require_stated_negation: bool = True
     # Also abstain when such a number or name is missing from the sentences around the answer's evidence.
     key_terms_near_evidence: bool = False
     # Default detail level and tone.

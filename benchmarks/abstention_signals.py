@@ -38,7 +38,7 @@ from benchmarks.server import SQUAD
 Row = dict[str, Any]
 
 # How the shipped default abstains (generation/adjustment/config.py), as a point among the grid's.
-DEFAULT_POINT = {"key_terms": True, "support": 0.5, "near_evidence": False, "coverage": 0.0}
+DEFAULT_POINT = {"key_terms": True, "negation": True, "support": 0.5, "near_evidence": False, "coverage": 0.0}
 
 
 def dev_questions(questions: list[Row], n: int, seed: int) -> list[Row]:
@@ -123,7 +123,11 @@ def adjust(rows: list[Row]) -> list[Row]:
     encoder = SentenceTransformerEncoder(get_settings().embedding_model, device="cpu")
     encoder.load()
     measure_all = AdjustmentConfig(
-        support_threshold=0.0, require_key_terms=False, key_terms_near_evidence=False, min_question_coverage=0.0
+        support_threshold=0.0,
+        require_key_terms=False,
+        require_stated_negation=False,
+        key_terms_near_evidence=False,
+        min_question_coverage=0.0,
     )
     pipeline = build_default_pipeline(measure_all)
     out = []
@@ -146,6 +150,7 @@ def adjust(rows: list[Row]) -> list[Row]:
                 "fixed_abstain": a.abstained,  # no passages, low relevance, empty answer, model declined
                 "reason": a.notes.get("abstain_reason"),
                 "missing_key_terms": bool(signals.get("missing_key_terms")),
+                "negation": bool(signals.get("unstated_negation")),
                 "support": signals.get("support"),
                 "away": bool(signals.get("key_terms_away_from_evidence")),
                 "coverage": signals.get("question_coverage"),
@@ -172,6 +177,7 @@ def abstains(r: Row, point: dict[str, Any]) -> bool:
     return bool(
         r["fixed_abstain"]
         or (point["key_terms"] and r["missing_key_terms"])
+        or (point["negation"] and r["negation"])
         or (r["support"] is not None and r["support"] < point["support"])
         or (point["near_evidence"] and r["away"])
         or (r["coverage"] is not None and r["coverage"] < point["coverage"])
@@ -195,14 +201,18 @@ def report(rows: list[Row]) -> None:
     flags: dict[str, Callable[[Row], bool]] = {
         "fixed rules (declined, empty, ...)": lambda r: r["fixed_abstain"],
         "key term in no passage": lambda r: r["missing_key_terms"],
+        "negation the passages don't state": lambda r: r["negation"],
         "key term away from the evidence": lambda r: r["away"],
         "support < 0.5": lambda r: r["support"] is not None and r["support"] < 0.5,
     }
     for name, flag in flags.items():
         print(f"{name:32} {sum(map(flag, una)) / len(una):12.2f} {sum(map(flag, ans)) / len(ans):11.2f}")
 
-    open_u = [r for r in una if not r["fixed_abstain"] and not r["missing_key_terms"]]
-    open_a = [r for r in ans if not r["fixed_abstain"] and not r["missing_key_terms"]]
+    def settled(r: Row) -> bool:
+        return bool(r["fixed_abstain"] or r["missing_key_terms"] or r["negation"])
+
+    open_u = [r for r in una if not settled(r)]
+    open_a = [r for r in ans if not settled(r)]
     print(f"\nAUC, unanswerable vs answerable, among the {len(open_u)} + {len(open_a)} that no rule above settles")
     print("(0.5 = no better than chance; below 0.5 = higher on answerable):")
     values: dict[str, Callable[[Row], float | None]] = {
@@ -220,13 +230,23 @@ def report(rows: list[Row]) -> None:
         neg = [v for r in open_a if (v := value(r)) is not None]
         print(f"  {name:30} {auc(pos, neg):.3f}")
 
-    print("\nOperating points (a key term in no passage always abstains, as by default):")
+    without = {**DEFAULT_POINT, "negation": False}
+    score, abstained, false = operating_point(rows, without)
+    print(f"\nthe default without the negation rule: F1 {score:.3f}, abstention {abstained:.2f}, false {false:.2f}")
+    print("\nOperating points (a key term in no passage and an unstated negation always abstain, as by default):")
     print(f"{'support <':>9} {'near':>5} {'coverage <':>10} {'margin >':>8}   {'F1':>5} {'abst.':>6} {'false':>6}")
     margins = [float("inf")] + ([-2.5, -2.0, -1.5] if rows[0].get("answer_logprobs") else [])
     grid = itertools.product([0.0, 0.3, 0.5, 0.7], [False, True], [0.0, 0.3, 0.5], margins)
     best: tuple[float, float, float, dict[str, Any]] | None = None  # most abstention at false abstention <= 0.2
     for support, near, coverage, margin in grid:
-        point = {"key_terms": True, "support": support, "near_evidence": near, "coverage": coverage, "margin": margin}
+        point = {
+            "key_terms": True,
+            "negation": True,
+            "support": support,
+            "near_evidence": near,
+            "coverage": coverage,
+            "margin": margin,
+        }
         score, abstained, false = operating_point(rows, point)
         if false <= 0.2 and (best is None or abstained > best[1]):
             best = (score, abstained, false, point)

@@ -8,6 +8,10 @@ value is in ``notes["abstain_signals"]``:
 ``empty_answer``        nothing is left after correction (and content rules);
 ``model_declined``      the model said it cannot answer ("I don't know", "not mentioned", ...);
 ``missing_key_terms``   a number or capitalised name of the question occurs in no passage;
+``unstated_negation``   the question asks what is *not* so ("What does not solve ...?"), but neither
+                        the passage sentences closest to the question nor the answer's evidence state
+                        any negation or exclusion: the passages then say the opposite of what is asked,
+                        and a small model answers from them regardless;
 ``low_support``         the answer's overall support (citation check) is below ``support_threshold``;
 ``key_terms_away_from_evidence`` a number or name of the question is missing from the sentences
                         around the answer's evidence (``coverage_window`` either side), when
@@ -87,6 +91,10 @@ class AbstainStep:
         if cfg.require_key_terms and missing:
             return "missing_key_terms"
         support, evidence = self._support(state, ctx)
+        negation = unstated_negation(ctx.question, evidence, ctx.passages)
+        signals["unstated_negation"] = negation
+        if cfg.require_stated_negation and negation:
+            return "unstated_negation"
         signals["support"] = round(support, 4)
         if support < cfg.support_threshold:
             return "low_support"
@@ -118,6 +126,51 @@ class AbstainStep:
         total = sum(weights)
         support = sum(r.support * w for r, w in zip(results, weights, strict=True)) / total if total else 1.0
         return support, [r.span.citation() for r in results if r.span is not None]
+
+
+# A negation in a question: "not", "never", "no", "n't", ... but not "not only" or "not just", and not the
+# alternative of "whether or not" and "may or may not", which the _NOT_A_NEGATION_RE removes first.
+_QUESTION_NEGATION_RE = re.compile(
+    r"\b(?:not|never|no|none|neither|nor|without|cannot)\b(?!\s+(?:only|just|merely)\b)|\w+n['’]t\b",
+    re.IGNORECASE,
+)
+_NOT_A_NEGATION_RE = re.compile(r"\bor\s+(?:\w+\s+)?not\b", re.IGNORECASE)
+# What states a negation or an exclusion in a passage: the question's words and their relatives.
+_STATED_NEGATION_RE = re.compile(
+    r"\b(?:not|never|no|none|neither|nor|without|cannot|nothing|nobody|nowhere|except|excluding|unless|"
+    r"instead|rather|unlike|only|lacks?|lacking|lacked|absent|absence|unable|fails?|failed|failure|"
+    r"non-?\w+|un(?:able|known|solved|decidable|likely))\b|\w+n['’]t\b",
+    re.IGNORECASE,
+)
+
+
+def question_negation(question: str) -> str | None:
+    """The negation word of a question that asks what is not so, if it has one."""
+    match = _QUESTION_NEGATION_RE.search(_NOT_A_NEGATION_RE.sub(" ", question))
+    return match.group(0).lower() if match else None
+
+
+def unstated_negation(question: str, evidence: list[Citation], passages: list[SourcePassage]) -> str | None:
+    """The question's negation word when the passages near the question and the evidence state none.
+
+    "Near the question" is the passage sentences sharing the most content words with it (all of them,
+    when several tie). A question that borrows a sentence of the passage and negates it ("What does not
+    solve the problem of sorting ...?" against "This solves the problem of sorting ...") is the usual
+    shape of a question whose answer is not in the documents.
+    """
+    negation = question_negation(question)
+    if negation is None:
+        return None
+    wanted = stems(content_words(question))
+    scored: list[tuple[int, str]] = []
+    for p in passages:
+        for s, e in sentence_spans(p.text):
+            sentence = p.text[s:e]
+            scored.append((len(wanted & stems(content_words(sentence))), sentence))
+    best = max((n for n, _ in scored), default=0)
+    near = [sentence for n, sentence in scored if n == best and n > 0]
+    near += [cite.text for cite in evidence]
+    return None if any(_STATED_NEGATION_RE.search(text) for text in near) else negation
 
 
 def missing_key_terms(question: str, passages: list[SourcePassage]) -> list[str]:

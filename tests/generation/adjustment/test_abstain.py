@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from generation.adjustment.abstain import AbstainStep, model_declined
+from generation.adjustment.abstain import AbstainStep, model_declined, question_negation
 from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
-from generation.adjustment.types import AdjustedAnswer
+from generation.adjustment.types import AdjustedAnswer, SourcePassage
 from tests.generation.adjustment.helpers import context, passage, passages
 
 PIPE = build_default_pipeline(AdjustmentConfig())
@@ -81,3 +81,40 @@ def test_key_terms_away_from_the_evidence_abstain_only_when_switched_on() -> Non
     assert not default.abstained and default.notes["abstain_signals"]["key_terms_away_from_evidence"] == ["england"]
     strict = build_default_pipeline(AdjustmentConfig(key_terms_near_evidence=True)).run(context(question, answer))
     assert strict.abstained and strict.notes["abstain_reason"] == "key_terms_away_from_evidence"
+
+
+def test_a_negated_question_the_passages_never_negate_abstains() -> None:
+    # The passages say Rollo swore fealty; the question asks who did not: the answer would be a guess.
+    out = ask("Who did not swear fealty to King Charles III?", "Rollo")
+    assert out.abstained and out.notes["abstain_reason"] == "unstated_negation"
+    assert out.notes["abstain_signals"]["unstated_negation"] == "not"
+
+
+def test_a_negated_question_is_answered_when_the_passages_state_the_negation() -> None:
+    doc = "The Normans were not Christians at first. Rollo was their leader and swore fealty to King Charles III."
+    p = SourcePassage(1, "doc-2", "normans.txt", 1, 0, len(doc), doc, 1.0, 0.6)
+    out = ask("Who were not Christians at first?", "The Normans", passages=[p])
+    assert not out.abstained and out.notes["abstain_signals"]["unstated_negation"] is None
+
+
+def test_the_negation_rule_can_be_switched_off() -> None:
+    lenient = build_default_pipeline(AdjustmentConfig(require_stated_negation=False))
+    out = lenient.run(context("Who did not swear fealty to King Charles III?", "Rollo"))
+    assert not out.abstained and out.notes["abstain_signals"]["unstated_negation"] == "not"
+
+
+@pytest.mark.parametrize(
+    ("question", "negation"),
+    [
+        ("What does not solve the problem?", "not"),
+        ("Why didn't the king agree?", "didn't"),
+        ("Which region has no coast?", "no"),
+        ("Who never married?", "never"),
+        ("Who not only led the Normans but also founded a duchy?", None),
+        ("How powerful may or may not a Turing machine be?", None),
+        ("Was it decided whether or not to attack?", None),
+        ("Who led the Normans?", None),
+    ],
+)
+def test_question_negation(question: str, negation: str | None) -> None:
+    assert question_negation(question) == negation
