@@ -314,17 +314,9 @@ class PaddedBatchEngine:
             use_cache=True,
             logits_to_keep=1,
         )
-        picked = pick_tokens(out.logits[:, -1, :], [r.temperature for r in rows], [r.top_p for r in rows])
-        events: list[TokenEvent] = []
-        keep: list[int] = []
-        for i, (row, token) in enumerate(zip(rows, picked, strict=True)):
+        for row in rows:
             row.position = len(row.prompt)
-            row.tokens.append(token)
-            done = self._done(row)
-            events.append(TokenEvent(row.id, list(row.tokens), done))
-            if not done:
-                keep.append(i)
-        self.deliver(events)
+        keep = self._advance(rows, out.logits[:, -1, :])
         if not keep:
             return []
         kv = _layers(out.cache)
@@ -368,18 +360,23 @@ class PaddedBatchEngine:
             use_cache=True,
             logits_to_keep=1,
         )
-        picked = pick_tokens(out.logits[:, -1, :], [r.temperature for r in rows], [r.top_p for r in rows])
+        for row in rows:
+            row.position += 1
+        self._keep(self._advance(rows, out.logits[:, -1, :]))
+
+    def _advance(self, rows: list[_Row], logits: torch.Tensor) -> list[int]:
+        """Each row's next token from ``logits`` (B, V), appended and delivered; returns the rows still running."""
+        picked = pick_tokens(logits, [r.temperature for r in rows], [r.top_p for r in rows])
         events: list[TokenEvent] = []
         keep: list[int] = []
         for i, (row, token) in enumerate(zip(rows, picked, strict=True)):
-            row.position += 1
             row.tokens.append(token)
             done = self._done(row)
             events.append(TokenEvent(row.id, list(row.tokens), done))
             if not done:
                 keep.append(i)
         self.deliver(events)
-        self._keep(keep)
+        return keep
 
     def _keep(self, keep: list[int]) -> None:
         """Keep only rows ``keep`` of the batch, and cut the left columns that are padding in every row."""
