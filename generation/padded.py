@@ -276,29 +276,18 @@ class PaddedBatchEngine:
 
     def _prefill(self, newcomers: list[_Row]) -> None:
         """Prefill the newcomers, a group of similar lengths per forward, and merge them into the batch."""
-        parts: list[_Part] = []
-        for group in prefill_groups([len(row.prompt) for row in newcomers]):
-            rows = [newcomers[i] for i in group]
-            try:
-                parts += self._prefill_rows(rows)
-            except Exception:
-                if len(rows) == 1:
-                    logger.exception("prefill failed")
-                    self._fail(rows, "prefill failed")
-                    continue
-                # One bad prompt must fail only its own request: prefill the group's rows alone.
-                for row in rows:
-                    try:
-                        parts += self._prefill_rows([row])
-                    except Exception as exc:
-                        logger.exception("prefill failed")
-                        self._fail([row], f"{type(exc).__name__}: {exc}")
+        parts = [
+            part
+            for group in prefill_groups([len(r.prompt) for r in newcomers])
+            for part in self._prefill_group([newcomers[i] for i in group])
+        ]
         if parts:
             self._merge(parts)
 
-    def _prefill_rows(self, rows: list[_Row]) -> list[_Part]:
+    def _prefill_group(self, rows: list[_Row]) -> list[_Part]:
         """One forward over ``rows``' prompts, left-padded to the longest; delivers each row's first token and
-        returns the rows still running with their cache (at most one part)."""
+        returns the rows still running with their cache (at most one part). A failed forward of several
+        rows is retried row by row, so one bad prompt fails only its own request."""
         from transformers import DynamicCache
 
         device = self.loaded.device
@@ -306,14 +295,21 @@ class PaddedBatchEngine:
         ids = torch.tensor([[0] * (width - len(r.prompt)) + r.prompt for r in rows], device=device)  # (N, T)
         mask = torch.tensor([[0] * (width - len(r.prompt)) + [1] * len(r.prompt) for r in rows], device=device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # each row's own positions, from 0 at its first token
-        out = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            cache=DynamicCache(config=self.model.config),
-            use_cache=True,
-            logits_to_keep=1,
-        )
+        try:
+            out = self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                cache=DynamicCache(config=self.model.config),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        except Exception as exc:
+            if len(rows) > 1:
+                return [part for row in rows for part in self._prefill_group([row])]
+            logger.exception("prefill failed")
+            self._fail(rows, f"{type(exc).__name__}: {exc}")
+            return []
         for row in rows:
             row.position = len(row.prompt)
         keep = self._advance(rows, out.logits[:, -1, :])
