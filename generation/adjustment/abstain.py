@@ -135,7 +135,7 @@ _QUESTION_NEGATION_RE = re.compile(
     re.IGNORECASE,
 )
 _NOT_A_NEGATION_RE = re.compile(r"\bor\s+(?:\w+\s+)?not\b", re.IGNORECASE)
-# What states a negation or an exclusion in a passage: the question's words and their relatives.
+# What states a negation in a passage: the words above, and words of exclusion, absence and failure.
 _STATED_NEGATION_RE = re.compile(
     r"\b(?:not|never|no|none|neither|nor|without|cannot|nothing|nobody|nowhere|except|excluding|unless|"
     r"instead|rather|unlike|only|lacks?|lacking|lacked|absent|absence|unable|fails?|failed|failure|"
