@@ -11,10 +11,10 @@ loads like any other (``RAG_GENERATOR_MODEL=<folder>``, ``RAG_EMBEDDING_MODEL=<f
     python -m benchmarks.random_model encoder --like .gpu/minilm-shape --out /tmp/enc
 
 Shapes (``--shape``): ``llama-1.1b`` (TinyLlama's: 22 layers, hidden 2048, grouped-query attention with
-4 KV heads), ``qwen2-0.5b`` (Qwen2-0.5B's), ``smollm2-135m`` (the default model's), ``tiny`` (for checking
-the plumbing on a CPU) and ``tiny-deep`` (llama-1.1b's 22 layers at tiny width, so a step costs mostly
-overhead, as on a GPU). The vocabulary is the tokenizer's, so the chat template and the service's prompt
-budgeting work as with a trained model. Answers are random text, so only speed means anything.
+4 KV heads), ``qwen2-0.5b`` (Qwen2-0.5B's), ``smollm2-135m`` (the default model's) and ``tiny`` (for
+checking the plumbing on a CPU). The vocabulary is the tokenizer's, so the chat template and the
+service's prompt budgeting work as with a trained model. Answers are random text, so only speed means
+anything.
 """
 
 from __future__ import annotations
@@ -57,17 +57,6 @@ SHAPES: dict[str, dict[str, Any]] = {
         "hidden_size": 64,
         "intermediate_size": 128,
         "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "tie_word_embeddings": True,
-    },
-    # llama-1.1b's depth at tiny width: a decode step costs mostly Python and framework overhead, as it does
-    # on a GPU, so the service's overhead above the engine can be studied on a CPU.
-    "tiny-deep": {
-        "model_type": "llama",
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 22,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
         "tie_word_embeddings": True,
