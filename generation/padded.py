@@ -14,8 +14,9 @@ This engine keeps the padded layout and lets requests join and leave at every st
   caches are then left-padded to the batch's width and concatenated to the batch. Prefilled one by one,
   a burst of arrivals cost a whole forward each, and a forward's cost on a GPU is mostly fixed overhead.
   With 64 closed-loop clients (benchmarks/ask_throughput.py, a random 22-layer model on the CPU),
-  newcomers came mostly in groups of 3 to 6 under the CPU's prefill budget; on an H200 with the change, prefill took 12 % of the engine thread's busy
-  time and decode steps 78 % (py-spy, benchmarks/profile_summary.py);
+  newcomers came mostly in groups of 3 to 6 under the CPU's prefill budget; on an H200 with the change,
+  prefill took 12 % of the engine thread's busy time and decode steps 78 % (py-spy,
+  benchmarks/profile_summary.py);
 * each step decodes one token for every row: tokens (B, 1), attention mask (B, W) with zeros over the
   padding, each row's own position ids, one shared ``DynamicCache``;
 * a row leaves at a stop token, at its ``max_new_tokens`` or when cancelled; columns that only padding
