@@ -41,6 +41,7 @@ def adjustment_config(s: Settings) -> AdjustmentConfig:
         min_question_coverage=s.min_question_coverage,
         require_key_terms=s.require_key_terms,
         require_stated_negation=s.require_stated_negation,
+        require_answer_phrase=s.require_answer_phrase,
         key_terms_near_evidence=s.key_terms_near_evidence,
     )
 

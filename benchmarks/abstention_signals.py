@@ -38,7 +38,15 @@ from benchmarks.server import SQUAD
 Row = dict[str, Any]
 
 # How the shipped default abstains (generation/adjustment/config.py), as a point among the grid's.
-DEFAULT_POINT = {"key_terms": True, "negation": True, "support": 0.5, "near_evidence": False, "coverage": 0.0}
+DEFAULT_POINT = {
+    "key_terms": True,
+    "negation": True,
+    "opposite": True,
+    "phrase": True,
+    "support": 0.5,
+    "near_evidence": False,
+    "coverage": 0.0,
+}
 
 
 def dev_questions(questions: list[Row], n: int, seed: int) -> list[Row]:
@@ -126,6 +134,8 @@ def adjust(rows: list[Row]) -> list[Row]:
         support_threshold=0.0,
         require_key_terms=False,
         require_stated_negation=False,
+        require_answer_phrase=False,
+        reject_stated_opposite=False,
         key_terms_near_evidence=False,
         min_question_coverage=0.0,
     )
@@ -151,6 +161,8 @@ def adjust(rows: list[Row]) -> list[Row]:
                 "reason": a.notes.get("abstain_reason"),
                 "missing_key_terms": bool(signals.get("missing_key_terms")),
                 "negation": bool(signals.get("unstated_negation")),
+                "opposite": bool(signals.get("stated_opposite")),
+                "no_phrase": signals.get("answer_phrase") is False,
                 "support": signals.get("support"),
                 "away": bool(signals.get("key_terms_away_from_evidence")),
                 "coverage": signals.get("question_coverage"),
@@ -178,6 +190,8 @@ def abstains(r: Row, point: dict[str, Any]) -> bool:
         r["fixed_abstain"]
         or (point["key_terms"] and r["missing_key_terms"])
         or (point["negation"] and r["negation"])
+        or (point["opposite"] and r["opposite"])
+        or (point["phrase"] and r["no_phrase"])
         or (r["support"] is not None and r["support"] < point["support"])
         or (point["near_evidence"] and r["away"])
         or (r["coverage"] is not None and r["coverage"] < point["coverage"])
@@ -197,19 +211,21 @@ def report(rows: list[Row]) -> None:
     una = [r for r in rows if not r["answerable"]]
     ans = [r for r in rows if r["answerable"]]
     print(f"\n{len(ans)} answerable, {len(una)} unanswerable development questions")
-    print(f"\n{'fires on':32} {'unanswerable':>12} {'answerable':>11}")
+    print(f"\n{'fires on':34} {'unanswerable':>12} {'answerable':>11}")
     flags: dict[str, Callable[[Row], bool]] = {
         "fixed rules (declined, empty, ...)": lambda r: r["fixed_abstain"],
         "key term in no passage": lambda r: r["missing_key_terms"],
         "negation the passages don't state": lambda r: r["negation"],
+        "opposite stated near the question": lambda r: r["opposite"],
+        "no answer phrase (detail: short)": lambda r: r["no_phrase"],
         "key term away from the evidence": lambda r: r["away"],
         "support < 0.5": lambda r: r["support"] is not None and r["support"] < 0.5,
     }
     for name, flag in flags.items():
-        print(f"{name:32} {sum(map(flag, una)) / len(una):12.2f} {sum(map(flag, ans)) / len(ans):11.2f}")
+        print(f"{name:34} {sum(map(flag, una)) / len(una):12.2f} {sum(map(flag, ans)) / len(ans):11.2f}")
 
     def settled(r: Row) -> bool:
-        return bool(r["fixed_abstain"] or r["missing_key_terms"] or r["negation"])
+        return bool(r["fixed_abstain"] or r["missing_key_terms"] or r["negation"] or r["opposite"] or r["no_phrase"])
 
     open_u = [r for r in una if not settled(r)]
     open_a = [r for r in ans if not settled(r)]
@@ -230,18 +246,26 @@ def report(rows: list[Row]) -> None:
         neg = [v for r in open_a if (v := value(r)) is not None]
         print(f"  {name:30} {auc(pos, neg):.3f}")
 
-    without = {**DEFAULT_POINT, "negation": False}
-    score, abstained, false = operating_point(rows, without)
-    print(f"\nthe default without the negation rule: F1 {score:.3f}, abstention {abstained:.2f}, false {false:.2f}")
+    print("\nthe default, and the default without each rule:")
+    for rule in ("", "negation", "opposite", "phrase"):
+        point = {**DEFAULT_POINT, **({rule: False} if rule else {})}
+        score, abstained, false = operating_point(rows, point)
+        label = f"without {rule}" if rule else "default"
+        print(f"  {label:20} F1 {score:.3f}, abstention {abstained:.2f}, false {false:.2f}")
     print("\nOperating points (a key term in no passage and an unstated negation always abstain, as by default):")
-    print(f"{'support <':>9} {'near':>5} {'coverage <':>10} {'margin >':>8}   {'F1':>5} {'abst.':>6} {'false':>6}")
+    print(
+        f"{'opposite':>8} {'phrase':>6} {'support <':>9} {'near':>5} {'coverage <':>10} {'margin >':>8}"
+        f"   {'F1':>5} {'abst.':>6} {'false':>6}"
+    )
     margins = [float("inf")] + ([-2.5, -2.0, -1.5] if rows[0].get("answer_logprobs") else [])
-    grid = itertools.product([0.0, 0.3, 0.5, 0.7], [False, True], [0.0, 0.3, 0.5], margins)
+    grid = itertools.product([False, True], [False, True], [0.0, 0.3, 0.5], [False, True], [0.0, 0.3], margins)
     best: tuple[float, float, float, dict[str, Any]] | None = None  # most abstention at false abstention <= 0.2
-    for support, near, coverage, margin in grid:
+    for opposite, phrase, support, near, coverage, margin in grid:
         point = {
             "key_terms": True,
             "negation": True,
+            "opposite": opposite,
+            "phrase": phrase,
             "support": support,
             "near_evidence": near,
             "coverage": coverage,
@@ -252,7 +276,8 @@ def report(rows: list[Row]) -> None:
             best = (score, abstained, false, point)
         default = {k: point[k] for k in DEFAULT_POINT} == DEFAULT_POINT and margin == float("inf")
         print(
-            f"{support:9.1f} {near!s:>5} {coverage:10.1f} {margin:8.1f}   {score:5.3f} {abstained:6.2f} {false:6.2f}"
+            f"{opposite!s:>8} {phrase!s:>6} {support:9.1f} {near!s:>5} {coverage:10.1f} {margin:8.1f}"
+            f"   {score:5.3f} {abstained:6.2f} {false:6.2f}"
             + (" <- default" if default else "")
             + (" (both targets)" if abstained >= 0.5 and false <= 0.2 else "")
         )

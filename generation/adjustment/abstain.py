@@ -7,11 +7,18 @@ value is in ``notes["abstain_signals"]``:
 ``low_relevance``       the best question<->passage cosine is below ``min_relevance``;
 ``empty_answer``        nothing is left after correction (and content rules);
 ``model_declined``      the model said it cannot answer ("I don't know", "not mentioned", ...);
+``no_answer_phrase``    ``detail`` is ``short`` but what is left after shortening is no phrase (more than
+                        ``PHRASE_MAX_WORDS`` words, or several sentences): the model wrote around the
+                        question instead of naming an answer, when ``require_answer_phrase`` is on;
 ``missing_key_terms``   a number or capitalised name of the question occurs in no passage;
 ``unstated_negation``   the question asks what is *not* so ("What does not solve ...?"), but neither
                         the passage sentences closest to the question nor the answer's evidence state
                         any negation or exclusion: the passages then say the opposite of what is asked,
                         and a small model answers from them regardless;
+``stated_opposite``     a word of the question is missing from the passage sentences closest to it and
+                        from the answer's evidence, but its opposite is there ("least" against "most",
+                        "unsolved" against "solved"; ``opposites.py``), when ``reject_stated_opposite``
+                        is on;
 ``low_support``         the answer's overall support (citation check) is below ``support_threshold``;
 ``key_terms_away_from_evidence`` a number or name of the question is missing from the sentences
                         around the answer's evidence (``coverage_window`` either side), when
@@ -29,6 +36,7 @@ from typing import Any
 
 from generation.adjustment.citations import CitationScorer, is_phrase
 from generation.adjustment.config import AdjustmentConfig
+from generation.adjustment.opposites import opposites
 from generation.adjustment.sentences import content_words, sentence_spans, stems, weighted_terms
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, Citation, SourcePassage
 
@@ -40,6 +48,7 @@ _DECLINE_RE = re.compile(
     r"|\b(?:documents?|passages?|context|text|sources?)\s+(?:do(?:es)?\s*n[o']t|does not|do not)\s+"
     r"(?:say|mention|contain|state|provide|specify|include)"
     r"|\bthere is no(?:thing)?\b[^.]{0,40}\b(?:about|on|regarding)\b"
+    r"|\b(?:does|do|did)\s*n[o']t\s+(?:contain|include|give|provide|have)\s+(?:the|an|any)\s+answer"
     r"|^\s*(?:unknown|n/?a|none)\s*\.?\s*$",
     re.IGNORECASE,
 )
@@ -86,6 +95,10 @@ class AbstainStep:
             return "empty_answer"
         if model_declined(answer):
             return "model_declined"
+        if ctx.detail == "short":
+            signals["answer_phrase"] = is_phrase(answer)
+            if cfg.require_answer_phrase and not signals["answer_phrase"]:
+                return "no_answer_phrase"
         missing = missing_key_terms(ctx.question, ctx.passages)
         signals["missing_key_terms"] = missing
         if cfg.require_key_terms and missing:
@@ -95,6 +108,10 @@ class AbstainStep:
         signals["unstated_negation"] = negation
         if cfg.require_stated_negation and negation:
             return "unstated_negation"
+        opposite = stated_opposite(ctx.question, evidence, ctx.passages)
+        signals["stated_opposite"] = opposite
+        if cfg.reject_stated_opposite and opposite:
+            return "stated_opposite"
         signals["support"] = round(support, 4)
         if support < cfg.support_threshold:
             return "low_support"
@@ -134,6 +151,7 @@ _QUESTION_NEGATION_RE = re.compile(
     r"\b(?:not|never|no|none|neither|nor|without|cannot)\b(?!\s+(?:only|just|merely)\b)|\w+n['’]t\b",
     re.IGNORECASE,
 )
+_WORD_RE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _NOT_A_NEGATION_RE = re.compile(r"\bor\s+(?:\w+\s+)?not\b", re.IGNORECASE)
 # What states a negation in a passage: the words above, and words of exclusion, absence and failure.
 _STATED_NEGATION_RE = re.compile(
@@ -153,14 +171,36 @@ def question_negation(question: str) -> str | None:
 def unstated_negation(question: str, evidence: list[Citation], passages: list[SourcePassage]) -> str | None:
     """The question's negation word when the passages near the question and the evidence state none.
 
-    "Near the question" is the passage sentences sharing the most content words with it (all of them,
-    when several tie). A question that borrows a sentence of the passage and negates it ("What does not
-    solve the problem of sorting ...?" against "This solves the problem of sorting ...") is the usual
-    shape of a question whose answer is not in the documents.
+    A question that borrows a sentence of the passage and negates it ("What does not solve the problem
+    of sorting ...?" against "This solves the problem of sorting ...") is the usual shape of a question
+    whose answer is not in the documents.
     """
     negation = question_negation(question)
     if negation is None:
         return None
+    near = near_question(question, passages) + [cite.text for cite in evidence]
+    return None if any(_STATED_NEGATION_RE.search(text) for text in near) else negation
+
+
+def stated_opposite(question: str, evidence: list[Citation], passages: list[SourcePassage]) -> str | None:
+    """ "asked~stated" when a word of the question is missing near it but its opposite is there.
+
+    "What is one of the least important open questions?" against "... one of the most important open
+    questions ...": the passages state the opposite of what is asked. Words are compared whole (lower
+    case); the opposite must not be in the question too ("most and least").
+    """
+    asked = {w.lower() for w in _WORD_RE.findall(question)}
+    near = near_question(question, passages) + [cite.text for cite in evidence]
+    stated = {w.lower() for text in near for w in _WORD_RE.findall(text)}
+    for word in sorted(asked - stated):
+        hits = sorted((opposites(word) & stated) - asked)
+        if hits:
+            return f"{word}~{hits[0]}"
+    return None
+
+
+def near_question(question: str, passages: list[SourcePassage]) -> list[str]:
+    """The passage sentences sharing the most content words with the question (all of them, when several tie)."""
     wanted = stems(content_words(question))
     scored: list[tuple[int, str]] = []
     for p in passages:
@@ -168,9 +208,7 @@ def unstated_negation(question: str, evidence: list[Citation], passages: list[So
             sentence = p.text[s:e]
             scored.append((len(wanted & stems(content_words(sentence))), sentence))
     best = max((n for n, _ in scored), default=0)
-    near = [sentence for n, sentence in scored if n == best and n > 0]
-    near += [cite.text for cite in evidence]
-    return None if any(_STATED_NEGATION_RE.search(text) for text in near) else negation
+    return [sentence for n, sentence in scored if n == best and n > 0]
 
 
 def missing_key_terms(question: str, passages: list[SourcePassage]) -> list[str]:

@@ -25,7 +25,9 @@ _ROLE_PREFIX_RE = re.compile(
     r"^\s*(?:#{1,4}\s*)?(?:assistant|ai|bot|answer|response|a|final answer)\s*:\s*", re.IGNORECASE
 )
 _SCAFFOLD_LINE_RE = re.compile(
-    r"^\s*(?:(?:passage|source|document|context)\s*\[?\d*\]?\s*(?:\([^)]*\))?\s*:|question\s*:|passages\s*:|\[\d+\]\s*\(?[\w.-]+\.(?:txt|md|pdf|html?|docx)\b)",
+    r"^\s*(?:(?:passage|source|document|context)\s*\[?\d*\]?\s*(?:\([^)]*\))?\s*:|question\s*:|passages\s*:|\[\d+\]\s*\(?[\w.-]+\.(?:txt|md|pdf|html?|docx)\b"
+    # the passage header as the prompt writes it: "[6] (source: notes.txt, page 2)"
+    r"|\[\d+\]\s*\(source:[^)\n]*\)\s*$)",
     re.IGNORECASE,
 )
 _ANSWER_LABEL_RE = re.compile(r"(?:^|\n)\s*(?:answer|response)\s*:\s*", re.IGNORECASE)

@@ -118,3 +118,21 @@ def test_the_negation_rule_can_be_switched_off() -> None:
 )
 def test_question_negation(question: str, negation: str | None) -> None:
     assert question_negation(question) == negation
+
+
+def test_a_short_answer_that_names_nothing_abstains() -> None:
+    # Asked for a phrase, the model wrote around the question; shortening finds no phrase in it.
+    rambling = "The passage is discussing the Normans and their settlement in the north of France over many years."
+    out = ask("Who led the Normans?", rambling, detail="short")
+    assert out.abstained and out.notes["abstain_reason"] == "no_answer_phrase"
+    assert out.notes["abstain_signals"]["answer_phrase"] is False
+
+
+def test_the_answer_phrase_rule_holds_only_for_short_answers_and_can_be_switched_off() -> None:
+    sentence = "Rollo was their leader and agreed to swear fealty to King Charles III in 911."
+    normal = ask("Who led the Normans?", sentence)
+    assert not normal.abstained and "answer_phrase" not in normal.notes["abstain_signals"]
+    lenient = build_default_pipeline(AdjustmentConfig(require_answer_phrase=False))
+    out = lenient.run(context("Who led the Normans?", sentence, detail="short"))
+    assert out.notes["abstain_signals"]["answer_phrase"] is False and not out.abstained
+    assert not ask("Who led the Normans?", "Rollo", detail="short").abstained
