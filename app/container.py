@@ -42,6 +42,7 @@ def adjustment_config(s: Settings) -> AdjustmentConfig:
         require_key_terms=s.require_key_terms,
         require_stated_negation=s.require_stated_negation,
         require_answer_phrase=s.require_answer_phrase,
+        reject_stated_opposite=s.reject_stated_opposite,
         key_terms_near_evidence=s.key_terms_near_evidence,
     )
 

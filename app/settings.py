@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     # Abstain when the question asks what is not so ("not", "never", "n't") and neither the passage
     # sentences closest to it nor the answer's evidence state any negation.
     require_stated_negation: bool = True
+    # Abstain when a word of the question is missing from the passage sentences closest to it but its
+    # opposite is there ("least" against "most", "unsolved" against "solved").
+    reject_stated_opposite: bool = True
     # With detail=short, abstain when the answer is still not a phrase (over 8 words, or several
     # sentences) after shortening.
     require_answer_phrase: bool = True

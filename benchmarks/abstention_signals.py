@@ -14,6 +14,9 @@ development sample, so abstention can be chosen without looking at benchmarks/an
    log-probability of its answer, and of the refusal the prompt asks for, given the same prompt.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals [--sample 100] [--likelihood] [--cache F]
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --held-out --sample 150 --seed 7
+
+The second is the held-out sample: rules chosen on the first were checked on it before the benchmark.
 
 On 2 CPU cores: about 7 s a question to generate and 5 s more for ``--likelihood``.
 """
@@ -49,9 +52,13 @@ DEFAULT_POINT = {
 }
 
 
-def dev_questions(questions: list[Row], n: int, seed: int) -> list[Row]:
-    benchmark = {(q["question"], q["answerable"]) for q in sample(questions, 100, 13)}
-    rest = [q for q in questions if (q["question"], q["answerable"]) not in benchmark]
+def dev_questions(questions: list[Row], n: int, seed: int, held_out: bool = False) -> list[Row]:
+    """N + N questions that answer_quality's sample does not use; ``held_out`` also leaves out the
+    development sample itself (seed 99, 100 + 100), for checking what was chosen on it."""
+    used = {(q["question"], q["answerable"]) for q in sample(questions, 100, 13)}
+    if held_out:
+        used |= {(q["question"], q["answerable"]) for q in dev_questions(questions, 100, 99)}
+    rest = [q for q in questions if (q["question"], q["answerable"]) not in used]
     return sample(rest, n, seed)
 
 
@@ -292,6 +299,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SQUAD)
     parser.add_argument("--sample", type=int, default=100, help="questions of each kind")
     parser.add_argument("--seed", type=int, default=99)
+    parser.add_argument(
+        "--held-out", action="store_true", help="leave out the seed-99 development sample too (with --seed 7)"
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--likelihood", action="store_true", help="also score the generator's log-probabilities")
     parser.add_argument("--cache", type=Path, help="pickle of generated rows: read if it exists, else written")
@@ -301,7 +311,7 @@ def main() -> None:
     if args.cache and args.cache.exists():
         rows = pickle.loads(args.cache.read_bytes())
     else:
-        qs = dev_questions(questions, args.sample, args.seed)
+        qs = dev_questions(questions, args.sample, args.seed, args.held_out)
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["RAG_INDEX_DIR"] = str(Path(tmp) / "data")
             rows = generate(paragraphs, qs, args.concurrency, args.likelihood)

@@ -136,3 +136,22 @@ def test_the_answer_phrase_rule_holds_only_for_short_answers_and_can_be_switched
     out = lenient.run(context("Who led the Normans?", sentence, detail="short"))
     assert out.notes["abstain_signals"]["answer_phrase"] is False and not out.abstained
     assert not ask("Who led the Normans?", "Rollo", detail="short").abstained
+
+
+def test_a_question_whose_word_the_passages_state_the_opposite_of_abstains() -> None:
+    # The passages say William won the battle; the question asks who lost it.
+    out = ask("Who lost the battle and became king of England?", "William the Conqueror")
+    assert out.abstained and out.notes["abstain_reason"] == "stated_opposite"
+    assert out.notes["abstain_signals"]["stated_opposite"] == "lost~won"
+    kept = ask("Who won the battle and became king of England?", "William the Conqueror")
+    assert not kept.abstained and kept.notes["abstain_signals"]["stated_opposite"] is None
+
+
+def test_the_opposite_rule_can_be_switched_off() -> None:
+    lenient = build_default_pipeline(AdjustmentConfig(reject_stated_opposite=False))
+    out = lenient.run(context("Who lost the battle and became king of England?", "William the Conqueror"))
+    assert not out.abstained and out.notes["abstain_signals"]["stated_opposite"] == "lost~won"
+
+
+def test_a_model_that_says_the_passage_lacks_the_answer_declined() -> None:
+    assert model_declined("The passage is a list of names, but it does not contain the answer to the question.")

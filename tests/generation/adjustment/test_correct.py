@@ -32,6 +32,12 @@ def test_echoed_question_and_scaffolding_are_removed() -> None:
     assert text == "Rollo" and "correct:removed_echo" in labels
 
 
+def test_an_echoed_passage_header_is_removed() -> None:
+    # The prompt heads each passage "[n] (source: ...)"; a small model sometimes copies that line.
+    text, labels = correct("Who led them?", "[1] (source: normans.txt, page 1)\nRollo was their leader.")
+    assert text == "Rollo was their leader." and "correct:removed_echo" in labels
+
+
 def test_repeated_sentences_and_loops_are_removed() -> None:
     assert remove_repetition("Rollo led them. Rollo led them. They came from Norway.") == (
         "Rollo led them. They came from Norway."
