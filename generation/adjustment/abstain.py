@@ -183,7 +183,7 @@ def unstated_negation(question: str, evidence: list[Citation], passages: list[So
 
 
 def stated_opposite(question: str, evidence: list[Citation], passages: list[SourcePassage]) -> str | None:
-    """ "asked~stated" when a word of the question is missing near it but its opposite is there.
+    """The pair "asked~stated" when a word of the question is missing near it but its opposite is there.
 
     "What is one of the least important open questions?" against "... one of the most important open
     questions ...": the passages state the opposite of what is asked. Words are compared whole (lower
