@@ -85,6 +85,11 @@ def _defuse(m: re.Match[str]) -> str:
     return f"<{name}>" if name else ""
 
 
+# A passage's header line, as _passage_block writes it: "[6] (source: notes.txt, page 2)". The answer's
+# correction removes such a line when the model echoes it.
+PASSAGE_HEADER_RE = re.compile(r"^\s*\[\d+\]\s*\(source:[^)\n]*\)\s*$")
+
+
 def _passage_block(p: PromptPassage, text: str) -> str:
     where = f"{p.source}, page {p.page}" if p.page is not None else p.source
     return f"[{p.number}] (source: {where})\n{FENCE}\n{neutralise(text)}\n{FENCE}"

@@ -104,11 +104,14 @@ class AbstainStep:
         if cfg.require_key_terms and missing:
             return "missing_key_terms"
         support, evidence = self._support(state, ctx)
-        negation = unstated_negation(ctx.question, evidence, ctx.passages)
+        # The passage text closest to the question, and the answer's evidence: where a negation or an
+        # opposite of the question would be stated.
+        near = near_question(ctx.question, ctx.passages) + [cite.text for cite in evidence]
+        negation = unstated_negation(ctx.question, near)
         signals["unstated_negation"] = negation
         if cfg.require_stated_negation and negation:
             return "unstated_negation"
-        opposite = stated_opposite(ctx.question, evidence, ctx.passages)
+        opposite = stated_opposite(ctx.question, near)
         signals["stated_opposite"] = opposite
         if cfg.reject_stated_opposite and opposite:
             return "stated_opposite"
@@ -168,8 +171,8 @@ def question_negation(question: str) -> str | None:
     return match.group(0).lower() if match else None
 
 
-def unstated_negation(question: str, evidence: list[Citation], passages: list[SourcePassage]) -> str | None:
-    """The question's negation word when the passages near the question and the evidence state none.
+def unstated_negation(question: str, near: list[str]) -> str | None:
+    """The question's negation word when the texts ``near`` it (``near_question`` and the evidence) state none.
 
     A question that borrows a sentence of the passage and negates it ("What does not solve the problem
     of sorting ...?" against "This solves the problem of sorting ...") is the usual shape of a question
@@ -178,19 +181,18 @@ def unstated_negation(question: str, evidence: list[Citation], passages: list[So
     negation = question_negation(question)
     if negation is None:
         return None
-    near = near_question(question, passages) + [cite.text for cite in evidence]
     return None if any(_STATED_NEGATION_RE.search(text) for text in near) else negation
 
 
-def stated_opposite(question: str, evidence: list[Citation], passages: list[SourcePassage]) -> str | None:
-    """The pair "asked~stated" when a word of the question is missing near it but its opposite is there.
+def stated_opposite(question: str, near: list[str]) -> str | None:
+    """The pair "asked~stated" when a word of the question is missing from the texts ``near`` it but its
+    opposite is there.
 
     "What is one of the least important open questions?" against "... one of the most important open
     questions ...": the passages state the opposite of what is asked. Words are compared whole (lower
     case); the opposite must not be in the question too ("most and least").
     """
     asked = {w.lower() for w in _WORD_RE.findall(question)}
-    near = near_question(question, passages) + [cite.text for cite in evidence]
     stated = {w.lower() for text in near for w in _WORD_RE.findall(text)}
     for word in sorted(asked - stated):
         hits = sorted((opposites(word) & stated) - asked)

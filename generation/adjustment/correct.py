@@ -12,6 +12,7 @@ import re
 
 from generation.adjustment.sentences import LEAD_IN_RE, normalize_phrase, sentence_spans
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext
+from generation.prompt import PASSAGE_HEADER_RE
 
 # A token that ends the model's turn: whatever follows it is a new turn the model made up.
 _END_TOKENS_RE = re.compile(
@@ -25,9 +26,7 @@ _ROLE_PREFIX_RE = re.compile(
     r"^\s*(?:#{1,4}\s*)?(?:assistant|ai|bot|answer|response|a|final answer)\s*:\s*", re.IGNORECASE
 )
 _SCAFFOLD_LINE_RE = re.compile(
-    r"^\s*(?:(?:passage|source|document|context)\s*\[?\d*\]?\s*(?:\([^)]*\))?\s*:|question\s*:|passages\s*:|\[\d+\]\s*\(?[\w.-]+\.(?:txt|md|pdf|html?|docx)\b"
-    # the passage header as the prompt writes it: "[6] (source: notes.txt, page 2)"
-    r"|\[\d+\]\s*\(source:[^)\n]*\)\s*$)",
+    r"^\s*(?:(?:passage|source|document|context)\s*\[?\d*\]?\s*(?:\([^)]*\))?\s*:|question\s*:|passages\s*:|\[\d+\]\s*\(?[\w.-]+\.(?:txt|md|pdf|html?|docx)\b)",
     re.IGNORECASE,
 )
 _ANSWER_LABEL_RE = re.compile(r"(?:^|\n)\s*(?:answer|response)\s*:\s*", re.IGNORECASE)
@@ -80,15 +79,16 @@ def strip_template_tokens(text: str) -> str:
     return text.strip()
 
 
+def _is_scaffold(line: str) -> bool:
+    return bool(_SCAFFOLD_LINE_RE.match(line) or PASSAGE_HEADER_RE.match(line))
+
+
 def strip_echo(text: str, question: str) -> str:
     """Drop prompt scaffolding the model repeated ("Question: ...", "Passage [1]: ...") and an echoed question."""
     lines = text.split("\n")
-    if any(_SCAFFOLD_LINE_RE.match(line) for line in lines):
+    if any(_is_scaffold(line) for line in lines):
         labelled = list(_ANSWER_LABEL_RE.finditer(text))
-        if labelled:
-            text = text[labelled[-1].end() :]
-        else:
-            text = "\n".join(line for line in lines if not _SCAFFOLD_LINE_RE.match(line))
+        text = text[labelled[-1].end() :] if labelled else "\n".join(ln for ln in lines if not _is_scaffold(ln))
     q = normalize_phrase(question)
     if q:
         # The answer opens by repeating the question: cut through the end of the repeated part.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from generation.errors import InvalidGenerationRequestError
-from generation.prompt import CANNOT_ANSWER, PromptBuilder, PromptPassage
+from generation.prompt import CANNOT_ANSWER, PASSAGE_HEADER_RE, PromptBuilder, PromptPassage
 
 
 def words(text: str) -> int:
@@ -33,6 +33,8 @@ def test_passages_numbered_fenced_and_marked_as_data() -> None:
     assert user.rstrip().endswith("Question: Who founded it?")
     assert built.passages_used == 2
     assert built.prompt_tokens >= words(system) + words(user)
+    headers = [line for line in user.split("\n") if PASSAGE_HEADER_RE.match(line)]
+    assert headers == ["[1] (source: doc1.pdf, page 3)", "[2] (source: doc2.pdf)"]  # what correction strips
 
 
 def test_never_exceeds_context_window_drops_then_cuts() -> None:
