@@ -44,7 +44,7 @@ LEAD_IN_RE = re.compile(
     r"^\s*(?:(?:based on|according to|as (?:stated|mentioned|described) in|from|per)\s+(?:the\s+)?"
     r"(?:passages?|documents?|context|text|sources?)?\s*(?:\[?\d+\]?\s*)*,?\s*"
     r"|(?:the\s+)?(?:short\s+|final\s+)?answer\s+(?:to\s+(?:this|your|the)\s+question\s+)?(?:is|would be)\s*:?\s*"
-    r"|the\s+(?:passage|text|document)\s+(?:is\s+discussing|is\s+about|discusses|mentions|states|says)\s+(?:that\s+)?"
+    r"|the\s+(?:passage|text|document)\s+(?:mentions|states|says)\s+(?:that\s+)?"
     r"|(?:sure|certainly|of course|great question|okay|ok)\s*[,!.:]\s*)+",
     re.IGNORECASE,
 )
