@@ -137,7 +137,9 @@ def drop_invalid_markers(text: str, valid: set[int]) -> str:
 
 
 def cut_unfinished(text: str) -> str:
-    """Drop a trailing sentence with no end punctuation, unless it is the whole answer (a phrase) or a list item."""
+    """Drop a trailing sentence with no end punctuation, unless it is the whole answer (a phrase), a list
+    item, or what the sentence before it introduces ("The answer is:\n\nDTIME(n) is defined as ..."):
+    cutting that would leave only the introduction."""
     spans = sentence_spans(text)
     if len(spans) < 2:
         return text
@@ -146,7 +148,8 @@ def cut_unfinished(text: str) -> str:
     if _TERMINAL_RE.search(last):
         return text
     line_start = text.rfind("\n", 0, start) + 1
-    if _LIST_ITEM_RE.match(text[line_start:end]) or last.rstrip().endswith(":"):
+    before = text[spans[-2][0] : spans[-2][1]].rstrip()
+    if _LIST_ITEM_RE.match(text[line_start:end]) or last.rstrip().endswith(":") or before.endswith(":"):
         return text
     return text[:start].rstrip()
 

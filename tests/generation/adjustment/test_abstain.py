@@ -155,3 +155,10 @@ def test_the_opposite_rule_can_be_switched_off() -> None:
 
 def test_a_model_that_says_the_passage_lacks_the_answer_declined() -> None:
     assert model_declined("The passage is a list of names, but it does not contain the answer to the question.")
+
+
+def test_a_decline_that_shortening_cut_away_still_abstains() -> None:
+    # Shortened alone, "a list of names" would look like an answer phrase.
+    raw = "The passage is a list of names, but it does not contain the answer to the question."
+    out = ask("How many campuses does the university have?", raw, detail="short")
+    assert out.abstained and out.notes["abstain_reason"] == "model_declined"

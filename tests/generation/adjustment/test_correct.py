@@ -55,6 +55,13 @@ def test_unfinished_trailing_sentence_is_cut_but_phrases_are_kept() -> None:
     assert correct("When?", "1066")[0] == "1066"
 
 
+def test_an_unfinished_sentence_that_an_introduction_announces_is_kept() -> None:
+    # Cutting it would leave only "The answer to this question is:".
+    raw = "The answer to this question is:\n\nDTIME(n) is defined as the number of steps taken by a machine to"
+    assert cut_unfinished(raw) == raw
+    assert correct("What is DTIME(n)?", raw)[0] == raw
+
+
 def test_citation_markers_are_normalised_and_invalid_ones_dropped() -> None:
     assert (
         normalize_markers("A [1, 2]. B [1][2]. C (Passage 1). D (2).", {1, 2}) == "A [1] [2]. B [1] [2]. C [1]. D [2]."
