@@ -173,6 +173,7 @@ def adjust(rows: list[Row]) -> list[Row]:
                 "support": signals.get("support"),
                 "away": bool(signals.get("key_terms_away_from_evidence")),
                 "coverage": signals.get("question_coverage"),
+                "unmatched_words": unmatched_words(r["question"], r["passages"]),
                 # how much likelier the refusal is than the answer, per token (-inf: not measured)
                 "logprob_margin": (
                     statistics.mean(refusal_lp) - statistics.mean(answer_lp)
@@ -182,6 +183,16 @@ def adjust(rows: list[Row]) -> list[Row]:
             }
         )
     return out
+
+
+def unmatched_words(question: str, passages: list[Any]) -> int:
+    """How many of the question's content words (stemmed) occur in no retrieved passage."""
+    from generation.adjustment.sentences import content_words, stems
+
+    seen: set[str] = set()
+    for p in passages:
+        seen |= stems(content_words(p.text))
+    return len(stems(content_words(question)) - seen)
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
@@ -241,6 +252,10 @@ def report(rows: list[Row]) -> None:
     values: dict[str, Callable[[Row], float | None]] = {
         "1 - support": lambda r: None if r["support"] is None else 1 - r["support"],
         "1 - question coverage": lambda r: None if r["coverage"] is None else 1 - r["coverage"],
+        # Far below 0.5: SQuAD 2.0's unanswerable questions were written by editing passage sentences, so
+        # they share *more* words with the passages than answerable ones do. An artefact of how the
+        # questions were made, not a property of real users' questions: reported, never used as a rule.
+        "question words in no passage": lambda r: float(r["unmatched_words"]),
     }
     if rows[0].get("answer_logprobs"):
         values |= {
