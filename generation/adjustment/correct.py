@@ -138,7 +138,7 @@ def drop_invalid_markers(text: str, valid: set[int]) -> str:
 
 def cut_unfinished(text: str) -> str:
     """Drop a trailing sentence with no end punctuation, unless it is the whole answer (a phrase), a list
-    item, or what the sentence before it introduces ("The answer is:\n\nDTIME(n) is defined as ..."):
+    item, or what the sentence before it introduces ("The answer is:" then "DTIME(n) is defined as ..."):
     cutting that would leave only the introduction."""
     spans = sentence_spans(text)
     if len(spans) < 2:
