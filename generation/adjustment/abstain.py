@@ -6,8 +6,7 @@ value is in ``notes["abstain_signals"]``:
 ``no_passages``         nothing was retrieved;
 ``low_relevance``       the best question<->passage cosine is below ``min_relevance``;
 ``empty_answer``        nothing is left after correction (and content rules);
-``model_declined``      the model said it cannot answer ("I don't know", "not mentioned", ...), in the
-                        answer or in the whole answer that ``shorten`` cut it from;
+``model_declined``      the model said it cannot answer ("I don't know", "not mentioned", ...);
 ``no_answer_phrase``    ``detail`` is ``short`` but what is left after shortening is no phrase (more than
                         ``PHRASE_MAX_WORDS`` words, or several sentences): the model wrote around the
                         question instead of naming an answer, when ``require_answer_phrase`` is on;
@@ -94,9 +93,7 @@ class AbstainStep:
         answer = state.answer.strip()
         if not content_words(answer) and not re.search(r"\w", answer):
             return "empty_answer"
-        # Shortening may have cut the decline away ("The passage is a list of names, but it does not
-        # contain the answer." -> "List of names"): the model's whole answer is checked too.
-        if model_declined(answer) or model_declined(str(state.notes.get("long_answer", ""))):
+        if model_declined(answer):
             return "model_declined"
         if ctx.detail == "short":
             signals["answer_phrase"] = is_phrase(answer)

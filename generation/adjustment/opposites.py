@@ -34,12 +34,19 @@ private public|urban rural|import export|imported exported|buy sell|bought sold|
 birth death|born died|male female|men women|input output|
 tractable intractable|polynomial exponential|bounded unbounded|
 """
-_OPPOSITES: dict[str, frozenset[str]] = {}
-for _pair in re.split(r"[|\n]", _PAIRS):
-    if len(words := _pair.split()) == 2:
-        a, b = words
-        _OPPOSITES[a] = _OPPOSITES.get(a, frozenset()) | {b}
-        _OPPOSITES[b] = _OPPOSITES.get(b, frozenset()) | {a}
+
+
+def _both_ways(pairs: str) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for pair in re.split(r"[|\n]", pairs):
+        if len(words := pair.split()) == 2:
+            a, b = words
+            found.setdefault(a, set()).add(b)
+            found.setdefault(b, set()).add(a)
+    return {word: frozenset(others) for word, others in found.items()}
+
+
+_OPPOSITES = _both_ways(_PAIRS)
 
 _NEGATIVE_PREFIXES = ("non-", "non", "un", "in", "im", "il", "ir", "dis")
 _MIN_STEM = 4

@@ -13,7 +13,8 @@ not the echoed question around it (which always looks supported). In order:
    a run with a number for when/how many/what year questions and one with a name for who questions.
 4. For when/how many/what year questions the number or date expression itself is kept.
 
-Answers that share no word with the question are the model's own phrasing and are left whole.
+Answers that share no word with the question are the model's own phrasing and are left whole; so are
+declines ("... does not contain the answer"), which abstention then recognises.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from generation.adjustment.abstain import model_declined
 from generation.adjustment.sentences import LEAD_IN_RE, STOPWORDS, fold, stem
 from generation.adjustment.style import to_phrase
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext
@@ -156,6 +158,10 @@ class ShortenStep:
 
     def apply(self, state: AdjustedAnswer, ctx: AdjustmentContext) -> AdjustedAnswer:
         if ctx.detail != "short" or state.abstained or not state.answer.strip():
+            return state
+        # A decline is no answer to shorten: "The passage is a list of names, but it does not contain the
+        # answer." would become "List of names" and pass for one.
+        if model_declined(state.answer):
             return state
         phrase = answer_phrase(state.answer, ctx.question)
         if not phrase or phrase == state.answer:

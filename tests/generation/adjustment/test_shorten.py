@@ -61,6 +61,12 @@ def test_only_short_answers_are_shortened_and_the_long_answer_is_kept_in_notes()
     assert normal.answer == raw and normal.adjustments == ["shorten"]
 
 
+def test_a_decline_is_not_shortened_into_an_answer() -> None:
+    raw = "The passage is a list of names, but it does not contain the answer to the question."
+    out = AdjustmentPipeline([ShortenStep()]).run(context("How many campuses are there?", raw, detail="short"))
+    assert out.answer == raw and out.adjustments == ["shorten"]
+
+
 def test_support_is_judged_on_the_phrase_not_on_the_restated_question() -> None:
     # The restated question is all in the passages; the phrase the model made up is not.
     pipe = build_default_pipeline(AdjustmentConfig())
