@@ -33,6 +33,7 @@ from generation.adjustment.sentences import (
     stems,
     tokens,
     weighted_terms,
+    with_other_spellings,
 )
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, Citation, SentenceSupport, SourcePassage
 
@@ -90,7 +91,7 @@ def number_factor(sentence: str, passage_text: str) -> float:
     numbers = {t for t in tokens(MARKER_RE.sub(" ", sentence)) if t[:1].isdigit()}
     if not numbers:
         return 1.0
-    have = {t for t in tokens(passage_text) if t[:1].isdigit()}
+    have = {t for t in with_other_spellings(set(tokens(passage_text))) if t[:1].isdigit()}
     return len(numbers & have) / len(numbers)
 
 
@@ -113,7 +114,7 @@ class CitationScorer:
     def __init__(self, ctx: AdjustmentContext) -> None:
         self.ctx = ctx
         self.spans = candidate_spans(ctx.passages)
-        self.span_stems = [stems(content_words(s.text)) for s in self.spans]
+        self.span_stems = [with_other_spellings(stems(content_words(s.text))) for s in self.spans]
         self.span_vectors: np.ndarray | None = None
 
     def score_sentences(self, sentences: list[str]) -> list[Scored]:

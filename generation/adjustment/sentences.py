@@ -92,6 +92,22 @@ def _is_abbreviation(text: str, dot: int, group: str) -> bool:
     return len(word) == 1 and text[dot - 1].isupper()
 
 
+# Counts written out. The passage side of a match holds both spellings ("two" and "2"), so an
+# answer may write a count either way.
+COUNT_WORDS = (
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"),
+)
+_TENS = ("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_SPELLED = {w: str(i) for i, w in enumerate(COUNT_WORDS)} | {w: str(30 + 10 * i) for i, w in enumerate(_TENS)}
+_OTHER_SPELLING = _SPELLED | {digits: word for word, digits in _SPELLED.items()}
+
+
+def with_other_spellings(terms: set[str]) -> set[str]:
+    """``terms`` plus each count in its other spelling ("two" -> "2", "2" -> "two")."""
+    return terms | {_OTHER_SPELLING[t] for t in terms if t in _OTHER_SPELLING}
+
+
 def normalize_number(token: str) -> str:
     return token.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+", token) else token
 

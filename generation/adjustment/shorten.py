@@ -23,7 +23,7 @@ import dataclasses
 import re
 
 from generation.adjustment.abstain import model_declined
-from generation.adjustment.sentences import LEAD_IN_RE, STOPWORDS, fold, stem
+from generation.adjustment.sentences import COUNT_WORDS, LEAD_IN_RE, STOPWORDS, fold, stem
 from generation.adjustment.style import to_phrase
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext
 
@@ -36,13 +36,12 @@ _NUMBER_QUESTION_RE = re.compile(
 )
 _NAME_QUESTION_RE = re.compile(r"^\s*(?:who|whom|whose)\b", re.IGNORECASE)
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_COUNT_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 _ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth")
-_NUMBER_WORDS = frozenset((*_COUNT_WORDS, *_ORDINAL_WORDS, "hundred", "thousand", "million", "billion"))
+_NUMBER_WORDS = frozenset((*COUNT_WORDS, *_ORDINAL_WORDS, "hundred", "thousand", "million", "billion"))
 _NUMBER_RE = re.compile(
     rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?(?:(?:{_MONTHS})\s+)?\d[\d,.]*(?:st|nd|rd|th|s)?"
     r"(?:\s+(?:million|billion|thousand|hundred|centur(?:y|ies)|BC|AD|BCE|CE|percent|%))?"
-    rf"|\b(?:{'|'.join((*_COUNT_WORDS, *_ORDINAL_WORDS))})\b",
+    rf"|\b(?:{'|'.join((*COUNT_WORDS, *_ORDINAL_WORDS))})\b",
     re.IGNORECASE,
 )
 # The copula (or a verb of the same job) between a restated question and its answer.

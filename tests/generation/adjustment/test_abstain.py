@@ -162,3 +162,19 @@ def test_a_decline_that_shortening_cut_away_still_abstains() -> None:
     raw = "The passage is a list of names, but it does not contain the answer to the question."
     out = ask("How many campuses does the university have?", raw, detail="short")
     assert out.abstained and out.notes["abstain_reason"] == "model_declined"
+
+
+def test_a_count_may_be_written_in_digits_or_in_words() -> None:
+    def said(text: str) -> list[SourcePassage]:
+        return [SourcePassage(1, "doc-2", "bretons.txt", None, 0, len(text), text, 1.0, 0.6)]
+
+    words, digits = (
+        said("The Normans fought two wars with the Bretons."),
+        said("The Normans fought 2 wars with the Bretons."),
+    )
+    question = "How many wars did the Normans fight with the Bretons?"
+    out = ask(question, "2", detail="short", passages=words)
+    assert not out.abstained and out.support == 1.0
+    assert not ask(question, "two", detail="short", passages=digits).abstained
+    assert not ask("Who fought 2 wars with the Bretons?", "The Normans", detail="short", passages=words).abstained
+    assert ask(question, "3", detail="short", passages=words).abstained
