@@ -5,6 +5,8 @@ well-known piece of Norman art is the Bayeux Tapestry." This step keeps "Bayeux 
 before the citation check, so support, citations and abstention judge the phrase the user gets,
 not the echoed question around it (which always looks supported). In order:
 
+0. A phrase the model put in quotes in its first sentence is the answer, unless it is mostly the
+   question's words ('... has "rounded arches"' gives "Rounded arches").
 1. Lead-ins ("The answer is:") and citation markers go; a list introduced by "...are:" gives its
    first item; only the first sentence is kept, and trailing clauses (", which ...") are cut.
 2. "<mostly the question's words> is/was/are/were <rest>" keeps ``<rest>``, repeatedly (at most three
@@ -53,6 +55,9 @@ _CLAUSE_RE = re.compile(r",\s*(?:which|who|whom|where|while|with|and it|but)\b|\
 _AFTER_PIVOT_END_RE = re.compile(r",|;|\s(?:which|who|because|since|as well as)\s")
 _LIST_ITEM_RE = re.compile(r"^(?:[-*•]|\d+[.)])\s*")
 _MARKUP_RE = re.compile(r"[*_`\"“”]")
+_QUOTED_RE = re.compile(r"[\"“]([^\"“”\n]{1,80})[\"”]")
+QUOTE_MAX_WORDS = 6
+_LEADING_ARTICLE_RE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 # A punctuation token that may sit inside an answer run: "Denver, Colorado", "Saint-Lo", "(1066)".
 _INNER_PUNCTUATION = frozenset(",-–&'’/()")
 
@@ -64,9 +69,12 @@ def _key(word: str) -> str:
 
 def answer_phrase(text: str, question: str) -> str:
     """The answer phrase inside ``text`` (a model's short answer to ``question``)."""
-    text = _first_statement(text)
     question_keys = {_key(w) for w in _WORD_RE.findall(question)}
     wants_number = bool(_NUMBER_QUESTION_RE.search(question))
+    quoted = _quoted_answer(text, question_keys, wants_number)
+    if quoted:
+        return quoted
+    text = _first_statement(text)
     text = _after_restated_question(text, question_keys)
     if len(_WORD_RE.findall(text)) <= 4 and not wants_number:
         return text
@@ -97,6 +105,25 @@ def answer_phrase(text: str, question: str) -> str:
     return piece.strip(" ,;-–")
 
 
+def _quoted_answer(text: str, question_keys: set[str], wants_number: bool) -> str | None:
+    """A phrase the model put in quotes in its first sentence, when most of it is not the question's words.
+
+    'Norman architecture has "rounded arches" which ...' gives "rounded arches"; in 'The idiom is
+    "Norman architecture"' the quotes only repeat the question ("What is the Norman architecture idiom?").
+    """
+    for m in _QUOTED_RE.finditer(to_phrase(text)):
+        phrase = _LEADING_ARTICLE_RE.sub("", m.group(1).strip(" ,.;:"))
+        words = _WORD_RE.findall(phrase)
+        content = [w for w in words if w.lower() not in STOPWORDS]
+        new = [w for w in content if _key(w) not in question_keys]
+        if not new or len(words) > QUOTE_MAX_WORDS or 2 * len(new) < len(content):
+            continue
+        if wants_number and not any(w[0].isdigit() or w.lower() in _NUMBER_WORDS for w in words):
+            continue
+        return phrase[:1].upper() + phrase[1:]
+    return None
+
+
 def _first_statement(text: str) -> str:
     lines = [line.strip() for line in LEAD_IN_RE.sub("", text.strip()).split("\n") if line.strip()]
     if len(lines) > 1 and lines[0].endswith(":"):  # "The two resources are:\n\n1. **Time**: ..."
@@ -115,7 +142,7 @@ def _after_restated_question(text: str, question_keys: set[str]) -> str:
         if not content or 2 * len(echoed) < len(content):
             break
         rest = _AFTER_PIVOT_END_RE.split(text[m.end() :])[0]
-        rest = re.sub(r"^(?:the|a|an)\s+", "", rest.strip(), flags=re.IGNORECASE).strip(" ,;-–")
+        rest = _LEADING_ARTICLE_RE.sub("", rest.strip()).strip(" ,;-–")
         if not rest:
             break
         text = rest

@@ -42,6 +42,22 @@ from tests.generation.adjustment.helpers import context
             "The two resources used to gauge complexity are:\n\n1. **Time and space**: these are",
             "Time and space",
         ),
+        # A phrase the model put in quotes, unless the quotes only repeat the question.
+        (
+            "What kind of arches does Norman architecture have?",
+            'The passage mentions that Norman architecture has "rounded arches" which are shaped like an arch.',
+            "Rounded arches",
+        ),
+        (
+            "What is the Norman architecture idiom?",
+            'The Norman architecture idiom is "Norman architecture".',
+            "Norman architecture",
+        ),
+        (
+            "In what year did Sullivan publish a study of sets?",
+            'Sullivan published it in 1961 in a paper titled "Sets and Origins".',
+            "1961",
+        ),
         # Already a phrase, or the model's own words: left alone.
         ("Who led the Normans?", "Rollo [1].", "Rollo"),
         ("Where did they settle?", "Normandy", "Normandy"),
