@@ -5,15 +5,15 @@ well-known piece of Norman art is the Bayeux Tapestry." This step keeps "Bayeux 
 before the citation check, so support, citations and abstention judge the phrase the user gets,
 not the echoed question around it (which always looks supported). In order:
 
-0. A phrase the model put in quotes in its first sentence is the answer, unless it is mostly the
+1. A phrase the model put in quotes in its first sentence is the answer, unless it is mostly the
    question's words ('... has "rounded arches"' gives "Rounded arches").
-1. Lead-ins ("The answer is:") and citation markers go; a list introduced by "...are:" gives its
+2. Lead-ins ("The answer is:") and citation markers go; a list introduced by "...are:" gives its
    first item; only the first sentence is kept, and trailing clauses (", which ...") are cut.
-2. "<mostly the question's words> is/was/are/were <rest>" keeps ``<rest>``, repeatedly (at most three
+3. "<mostly the question's words> is/was/are/were <rest>" keeps ``<rest>``, repeatedly (at most three
    times), so "The moniker that is being used to describe X is the Tech Coast" gives "Tech Coast".
-3. If the rest is still long, the last run of words that are not the question's is kept, preferring
+4. If the rest is still long, the last run of words that are not the question's is kept, preferring
    a run with a number for when/how many/what year questions and one with a name for who questions.
-4. For when/how many/what year questions the number or date expression itself is kept.
+5. For when/how many/what year questions the number or date expression itself is kept.
 
 Answers that share no word with the question are the model's own phrasing and are left whole; so are
 declines ("... does not contain the answer"), which abstention then recognises.
