@@ -56,7 +56,7 @@ _AFTER_PIVOT_END_RE = re.compile(r",|;|\s(?:which|who|because|since|as well as)\
 _LIST_ITEM_RE = re.compile(r"^(?:[-*•]|\d+[.)])\s*")
 _MARKUP_RE = re.compile(r"[*_`\"“”]")
 _QUOTED_RE = re.compile(r"[\"“]([^\"“”\n]{1,80})[\"”]")
-QUOTE_MAX_WORDS = 6
+_QUOTE_MAX_WORDS = 6
 _LEADING_ARTICLE_RE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 # A punctuation token that may sit inside an answer run: "Denver, Colorado", "Saint-Lo", "(1066)".
 _INNER_PUNCTUATION = frozenset(",-–&'’/()")
@@ -116,7 +116,7 @@ def _quoted_answer(text: str, question_keys: set[str], wants_number: bool) -> st
         words = _WORD_RE.findall(phrase)
         content = [w for w in words if w.lower() not in STOPWORDS]
         new = [w for w in content if _key(w) not in question_keys]
-        if not new or len(words) > QUOTE_MAX_WORDS or 2 * len(new) < len(content):
+        if not new or len(words) > _QUOTE_MAX_WORDS or 2 * len(new) < len(content):
             continue
         if wants_number and not any(w[0].isdigit() or w.lower() in _NUMBER_WORDS for w in words):
             continue
