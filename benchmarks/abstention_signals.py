@@ -187,11 +187,11 @@ def adjust(rows: list[Row]) -> list[Row]:
 
 def unmatched_words(question: str, passages: list[Any]) -> int:
     """How many of the question's content words (stemmed) occur in no retrieved passage."""
-    from generation.adjustment.sentences import content_words, stems
+    from generation.adjustment.sentences import content_words, passage_stems, stems
 
     seen: set[str] = set()
     for p in passages:
-        seen |= stems(content_words(p.text))
+        seen |= passage_stems(p.text)
     return len(stems(content_words(question)) - seen)
 
 

@@ -37,13 +37,7 @@ from typing import Any
 from generation.adjustment.citations import CitationScorer, is_phrase
 from generation.adjustment.config import AdjustmentConfig
 from generation.adjustment.opposites import opposites
-from generation.adjustment.sentences import (
-    content_words,
-    sentence_spans,
-    stems,
-    weighted_terms,
-    with_other_spellings,
-)
+from generation.adjustment.sentences import content_words, passage_stems, sentence_spans, stems, weighted_terms
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, Citation, SourcePassage
 
 _DECLINE_RE = re.compile(
@@ -223,7 +217,7 @@ def missing_key_terms(question: str, passages: list[SourcePassage]) -> list[str]
     """Numbers and capitalised names of the question that occur in no passage."""
     have: set[str] = set()
     for p in passages:
-        have |= with_other_spellings(stems(content_words(p.text)))
+        have |= passage_stems(p.text)
     return sorted(t for t, w in weighted_terms(question).items() if w >= 2 and t not in have)
 
 
@@ -240,7 +234,7 @@ def _window_stems(cite: Citation, passages: list[SourcePassage], window: int) ->
     first, last = max(0, idx[0] - window), min(len(local) - 1, idx[-1] + window)
     # The passage's first sentence too: it usually names the topic that later sentences call "they".
     window_text = p.text[local[first][0] : local[last][1]] + " " + p.text[local[0][0] : local[0][1]]
-    return with_other_spellings(stems(content_words(window_text)))
+    return passage_stems(window_text)
 
 
 def key_terms_away(question: str, evidence: list[Citation], passages: list[SourcePassage], window: int) -> list[str]:

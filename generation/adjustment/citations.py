@@ -29,8 +29,8 @@ from generation.adjustment.injection import looks_like_instruction
 from generation.adjustment.sentences import (
     MARKER_RE,
     content_words,
+    passage_stems,
     sentence_spans,
-    stems,
     tokens,
     weighted_terms,
     with_other_spellings,
@@ -114,7 +114,7 @@ class CitationScorer:
     def __init__(self, ctx: AdjustmentContext) -> None:
         self.ctx = ctx
         self.spans = candidate_spans(ctx.passages)
-        self.span_stems = [with_other_spellings(stems(content_words(s.text))) for s in self.spans]
+        self.span_stems = [passage_stems(s.text) for s in self.spans]
         self.span_vectors: np.ndarray | None = None
 
     def score_sentences(self, sentences: list[str]) -> list[Scored]:

@@ -163,6 +163,12 @@ def stems(words: Iterable[str]) -> set[str]:
     return {w if w[:1].isdigit() else stem(w) for w in words}
 
 
+def passage_stems(text: str) -> set[str]:
+    """The content-word stems of passage text that an answer or a question is matched against,
+    each count in both spellings."""
+    return with_other_spellings(stems(content_words(text)))
+
+
 def _sentence_initial(text: str, pos: int) -> bool:
     i = pos - 1
     while i >= 0 and text[i] in " \t\"'“(":

@@ -50,8 +50,8 @@ from tests.generation.adjustment.helpers import context
         ),
         (
             "What is the Norman architecture idiom?",
-            'The Norman architecture idiom is "Norman architecture".',
-            "Norman architecture",
+            'The "Norman architecture" idiom is Romanesque.',
+            "Romanesque",
         ),
         (
             "In what year did Sullivan publish a study of sets?",
