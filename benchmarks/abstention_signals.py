@@ -12,13 +12,16 @@ development sample, so abstention can be chosen without looking at benchmarks/an
    (abstention on unanswerable, false abstention, F1) of combinations of signals and thresholds.
 5. ``--likelihood`` adds the generator's own view, from one more forward pass per question: the mean
    log-probability of its answer, and of the refusal the prompt asks for, given the same prompt.
+6. ``--verdict`` asks the generator itself, in three phrasings, whether the passages answer the question
+   (or whether the shown answer is right), and scores the log-odds of "No" over "Yes" as its first word.
+   It also works on a ``--cache`` made without it.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals [--sample 100] [--likelihood] [--cache F]
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --held-out --sample 150 --seed 7
 
 The second is the held-out sample: rules chosen on the first were checked on it before the benchmark.
 
-On 2 CPU cores: about 7 s a question to generate and 5 s more for ``--likelihood``.
+On 2 CPU cores: about 7 s a question to generate, 5 s more for ``--likelihood`` and 6 s for ``--verdict``.
 """
 
 from __future__ import annotations
@@ -125,6 +128,65 @@ def add_likelihood(rows: list[Row], loaded: Any) -> None:
             row["answer_logprobs"] = continuation(out.cache, last, row["raw"].strip() or CANNOT_ANSWER)
             row["refusal_logprobs"] = continuation(refusal_cache, last, CANNOT_ANSWER)
     print(f"likelihoods in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def _passage_list(r: Row, n: int) -> str:
+    return "\n\n".join(f"[{p.number}] {p.text}" for p in r["passages"][:n])
+
+
+# The generator asked for a verdict instead of an answer; after the adjustment stage, so "answer" can show
+# the adjusted answer. Each gives (system, user) messages.
+VERDICT_PROMPTS: dict[str, Callable[[Row], tuple[str, str]]] = {
+    "passages contain the answer": lambda r: (
+        "You check whether passages answer a question. Reply Yes or No.",
+        f"{_passage_list(r, 5)}\n\nQuestion: {r['question']}\n"
+        "Do the passages contain the answer to this question? Reply Yes or No.",
+    ),
+    "top passage answers": lambda r: (
+        "You check whether a passage answers a question. Reply Yes or No.",
+        f"Passage: {r['passages'][0].text if r['passages'] else ''}\n\nQuestion: {r['question']}\n"
+        "Does the passage answer this question? Reply Yes or No.",
+    ),
+    "answer is correct": lambda r: (
+        "You check answers against passages. Reply Yes or No.",
+        f"{_passage_list(r, 2)}\n\nQuestion: {r['question']}\nProposed answer: {r['answer']}\n"
+        "Is the proposed answer correct according to the passages? Reply Yes or No.",
+    ),
+}
+
+
+def add_verdicts(rows: list[Row]) -> None:
+    """Per row and phrasing: log P("No") - log P("Yes") for the generator's first token (any casing)."""
+    import torch
+
+    from app.settings import get_settings
+    from generation.model import load_causal_lm
+
+    s = get_settings()
+    loaded = load_causal_lm(s.generator_model, gguf_file=s.generator_gguf_file, device=s.device)
+    tok, model = loaded.tokenizer, loaded.model
+    yes = [tok.encode(w, add_special_tokens=False)[0] for w in ("Yes", " Yes", "yes")]
+    no = [tok.encode(w, add_special_tokens=False)[0] for w in ("No", " No", "no")]
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for r in rows:
+            r["verdicts"] = {}
+            for name, prompt in VERDICT_PROMPTS.items():
+                system, user = prompt(r)
+                ids = tok.apply_chat_template(
+                    [{"role": "system", "content": system}, {"role": "user", "content": user}],
+                    add_generation_prompt=True,
+                    tokenize=True,
+                    return_dict=True,
+                )["input_ids"][-loaded.context_window :]
+                logits = model(input_ids=torch.tensor([list(ids)], device=loaded.device)).logits[0, -1]
+                lp = torch.log_softmax(logits.float(), -1)
+                r["verdicts"][name] = float(torch.logsumexp(lp[no], 0) - torch.logsumexp(lp[yes], 0))
+    print(f"verdicts in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def _verdict(phrasing: str) -> Callable[[Row], float | None]:
+    return lambda r: float(r["verdicts"][phrasing])
 
 
 def adjust(rows: list[Row]) -> list[Row]:
@@ -263,10 +325,12 @@ def report(rows: list[Row]) -> None:
             "mean logprob of the refusal": lambda r: statistics.mean(r["refusal_logprobs"]),
             "refusal minus answer (mean)": lambda r: r["logprob_margin"],
         }
+    if rows[0].get("verdicts"):
+        values |= {f"verdict: {phrasing}": _verdict(phrasing) for phrasing in VERDICT_PROMPTS}
     for name, value in values.items():
         pos = [v for r in open_u if (v := value(r)) is not None]
         neg = [v for r in open_a if (v := value(r)) is not None]
-        print(f"  {name:30} {auc(pos, neg):.3f}")
+        print(f"  {name:40} {auc(pos, neg):.3f}")
 
     print("\nthe default, and the default without each rule:")
     for rule in ("", "negation", "opposite", "phrase"):
@@ -319,6 +383,7 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--likelihood", action="store_true", help="also score the generator's log-probabilities")
+    parser.add_argument("--verdict", action="store_true", help="also ask the generator for yes/no verdicts")
     parser.add_argument("--cache", type=Path, help="pickle of generated rows: read if it exists, else written")
     args = parser.parse_args()
 
@@ -332,7 +397,10 @@ def main() -> None:
             rows = generate(paragraphs, qs, args.concurrency, args.likelihood)
         if args.cache:
             args.cache.write_bytes(pickle.dumps(rows))
-    report(adjust(rows))
+    adjusted = adjust(rows)
+    if args.verdict:
+        add_verdicts(adjusted)
+    report(adjusted)
 
 
 if __name__ == "__main__":
