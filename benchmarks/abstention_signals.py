@@ -14,9 +14,10 @@ development sample, so abstention can be chosen without looking at benchmarks/an
    log-probability of its answer, and of the refusal the prompt asks for, given the same prompt.
 6. ``--verdict`` asks the generator itself, in three phrasings, whether the passages answer the question
    (or whether the shown answer is right), and scores the log-odds of "No" over "Yes" as its first word.
-   It also works on a ``--cache`` made without it.
+   It also works on a ``--cache`` made without it: it loads the generator again itself, after the app.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals [--sample 100] [--likelihood] [--cache F]
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --cache F --verdict
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --held-out --sample 150 --seed 7
 
 The second is the held-out sample: rules chosen on the first were checked on it before the benchmark.
