@@ -15,10 +15,13 @@ development sample, so abstention can be chosen without looking at benchmarks/an
 6. ``--verdict`` asks the generator itself, in three phrasings, whether the passages answer the question
    (or whether the shown answer is right), and scores the log-odds of "No" over "Yes" as its first word.
    It also works on a ``--cache`` made without it: it loads the generator again itself, after the app.
+7. ``--cross-fit CACHE`` fits a logistic regression over every answer- and retrieval-side value on this
+   sample and scores it on another sample's cache, and the other way round.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals [--sample 100] [--likelihood] [--cache F]
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --cache F --verdict
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --held-out --sample 150 --seed 7
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --cache DEV --cross-fit HELD_OUT
 
 The second is the held-out sample: rules chosen on the first were checked on it before the benchmark.
 
@@ -54,6 +57,14 @@ DEFAULT_POINT = {
     "near_evidence": False,
     "coverage": 0.0,
 }
+
+# Only the rules that cannot be switched off: nothing relevant retrieved, the model declined, empty answer.
+NO_OPTIONAL_RULE = {
+    **DEFAULT_POINT,
+    **{"key_terms": False, "negation": False, "opposite": False, "phrase": False, "support": 0.0},
+}
+# Support below this means next to nothing of the answer is in any passage: the issue asks to abstain then.
+SUPPORTED = 0.1
 
 
 def dev_questions(questions: list[Row], n: int, seed: int, held_out: bool = False) -> list[Row]:
@@ -212,6 +223,7 @@ def adjust(rows: list[Row]) -> list[Row]:
     pipeline = build_default_pipeline(measure_all)
     out = []
     for r in rows:
+        relevance, sentence_relevance = question_relevance(r["question"], r["passages"], encoder.encode)
         ctx = AdjustmentContext(
             question=r["question"],
             raw_answer=r["raw"],
@@ -237,6 +249,9 @@ def adjust(rows: list[Row]) -> list[Row]:
                 "away": bool(signals.get("key_terms_away_from_evidence")),
                 "coverage": signals.get("question_coverage"),
                 "unmatched_words": unmatched_words(r["question"], r["passages"]),
+                "relevance": relevance,
+                "sentence_relevance": sentence_relevance,
+                "answer_words": len(a.answer.split()),
                 # how much likelier the refusal is than the answer, per token (-inf: not measured)
                 "logprob_margin": (
                     statistics.mean(refusal_lp) - statistics.mean(answer_lp)
@@ -246,6 +261,19 @@ def adjust(rows: list[Row]) -> list[Row]:
             }
         )
     return out
+
+
+def question_relevance(question: str, passages: list[Any], embed: Callable[[list[str]], Any]) -> tuple[float, float]:
+    """Cosine of the question with the best passage, and with the best sentence of any passage."""
+    from generation.adjustment.sentences import split_sentences
+
+    texts = [p.text for p in passages]
+    sentences = [s for t in texts for s in split_sentences(t)]
+    if not texts:
+        return 0.0, 0.0
+    vectors = embed([question, *texts, *sentences])
+    cosines = vectors[1:] @ vectors[0]
+    return float(cosines[: len(texts)].max()), float(cosines[len(texts) :].max(initial=-1.0))
 
 
 def unmatched_words(question: str, passages: list[Any]) -> int:
@@ -277,6 +305,8 @@ def abstains(r: Row, point: dict[str, Any]) -> bool:
         or (point["near_evidence"] and r["away"])
         or (r["coverage"] is not None and r["coverage"] < point["coverage"])
         or r["logprob_margin"] > point.get("margin", float("inf"))
+        or r["sentence_relevance"] < point.get("sentence_relevance", 0.0)
+        or r.get("probability", 0.0) > point.get("probability", 1.0)
     )
 
 
@@ -319,6 +349,9 @@ def report(rows: list[Row]) -> None:
         # they share *more* words with the passages than answerable ones do. An artefact of how the
         # questions were made, not a property of real users' questions: reported, never used as a rule.
         "question words in no passage": lambda r: float(r["unmatched_words"]),
+        "1 - top passage relevance (cosine)": lambda r: 1 - r["relevance"],
+        "1 - best sentence relevance (cosine)": lambda r: 1 - r["sentence_relevance"],
+        "answer words": lambda r: float(r["answer_words"]),
     }
     if rows[0].get("answer_logprobs"):
         values |= {
@@ -339,15 +372,28 @@ def report(rows: list[Row]) -> None:
         score, abstained, false = operating_point(rows, point)
         label = f"without {rule}" if rule else "default"
         print(f"  {label:20} F1 {score:.3f}, abstention {abstained:.2f}, false {false:.2f}")
-    print("\nOperating points (a key term in no passage and an unstated negation always abstain, as by default):")
+
+    required = {**NO_OPTIONAL_RULE, "support": SUPPORTED}
+    score, abstained, false = operating_point(rows, required)
+    shown = operating_point(rows, NO_OPTIONAL_RULE)[0]
     print(
-        f"{'opposite':>8} {'phrase':>6} {'support <':>9} {'near':>5} {'coverage <':>10} {'margin >':>8}"
-        f"   {'F1':>5} {'abst.':>6} {'false':>6}"
+        f"\nrefusals the issue requires alone (nothing relevant, declined, empty, support < {SUPPORTED}):"
+        f" abstention {abstained:.2f}, false {false:.2f}; the answers they refuse would add"
+        f" {shown - score:.3f} to F1 if shown"
     )
+
     margins = [float("inf")] + ([-2.5, -2.0, -1.5] if rows[0].get("answer_logprobs") else [])
-    grid = itertools.product([False, True], [False, True], [0.0, 0.3, 0.5], [False, True], [0.0, 0.3], margins)
-    best: tuple[float, float, float, dict[str, Any]] | None = None  # most abstention at false abstention <= 0.2
-    for opposite, phrase, support, near, coverage, margin in grid:
+    grid = itertools.product(
+        [False, True],
+        [False, True],
+        [0.0, SUPPORTED, 0.3, 0.5],
+        [False, True],
+        [0.0, 0.3],
+        [0.0, 0.4, 0.45, 0.5],
+        margins,
+    )
+    points = []
+    for opposite, phrase, support, near, coverage, relevance, margin in grid:
         point = {
             "key_terms": True,
             "negation": True,
@@ -356,22 +402,92 @@ def report(rows: list[Row]) -> None:
             "support": support,
             "near_evidence": near,
             "coverage": coverage,
+            "sentence_relevance": relevance,
             "margin": margin,
         }
-        score, abstained, false = operating_point(rows, point)
-        if false <= 0.2 and (best is None or abstained > best[1]):
-            best = (score, abstained, false, point)
-        default = {k: point[k] for k in DEFAULT_POINT} == DEFAULT_POINT and margin == float("inf")
+        points.append((*operating_point(rows, point), point))
+    front = [
+        p for p in points if not any(q[1] >= p[1] and q[2] <= p[2] and (q[1], q[2]) != (p[1], p[2]) for q in points)
+    ]
+    print("\nOperating points that no other beats on both abstention and false abstention")
+    print("(a key term in no passage and an unstated negation always abstain, as by default):")
+    header = f"{'opposite':>8} {'phrase':>6} {'support <':>9} {'near':>5} {'coverage <':>10} {'sentence <':>10}"
+    print(header + f" {'margin >':>8}   {'F1':>5} {'abst.':>6} {'false':>6}")
+    seen = set()
+    for score, abstained, false, point in sorted(front, key=lambda p: (p[1], p[2])):
+        if (abstained, false) in seen:
+            continue  # one point per pair of rates
+        seen.add((abstained, false))
         print(
-            f"{opposite!s:>8} {phrase!s:>6} {support:9.1f} {near!s:>5} {coverage:10.1f} {margin:8.1f}"
+            f"{point['opposite']!s:>8} {point['phrase']!s:>6} {point['support']:9.1f} {point['near_evidence']!s:>5}"
+            f" {point['coverage']:10.1f} {point['sentence_relevance']:10.2f} {point['margin']:8.1f}"
             f"   {score:5.3f} {abstained:6.2f} {false:6.2f}"
-            + (" <- default" if default else "")
             + (" (both targets)" if abstained >= 0.5 and false <= 0.2 else "")
         )
-    if best is not None:
-        score, abstained, false, point = best
-        print(f"most abstention at false abstention <= 0.2: {abstained:.2f} (false {false:.2f}, F1 {score:.3f})")
-        print(f"  at {point}")
+    for label, allowed in (
+        ("any point", points),
+        (f"refusing answers with support < {SUPPORTED}", [p for p in points if p[3]["support"] >= SUPPORTED]),
+    ):
+        ok = [p for p in allowed if p[2] <= 0.2]
+        if ok:
+            score, abstained, false, point = max(ok, key=lambda p: (p[1], p[0]))
+            print(
+                f"most abstention at false abstention <= 0.2, {label}: {abstained:.2f}"
+                f" (false {false:.2f}, F1 {score:.3f})"
+            )
+            print(f"  at {point}")
+
+
+FEATURES: dict[str, Callable[[Row], float]] = {
+    "support": lambda r: r["support"] if r["support"] is not None else 0.0,
+    "question coverage": lambda r: r["coverage"] if r["coverage"] is not None else 0.0,
+    "no answer phrase": lambda r: float(r["no_phrase"]),
+    "key term away from the evidence": lambda r: float(r["away"]),
+    "answer words": lambda r: float(r["answer_words"]),
+    "top passage relevance": lambda r: r["relevance"],
+    "best sentence relevance": lambda r: r["sentence_relevance"],
+}
+
+
+def cross_fit(samples: dict[str, list[Row]]) -> None:
+    """A logistic regression over every answer- and retrieval-side value, fit on one sample and scored
+    on the other (the question-side rules abstain as by default): the most a combination can tell."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    def matrix(rows: list[Row]) -> tuple[Any, Any]:
+        x = np.array([[f(r) for f in FEATURES.values()] for r in rows])
+        return x, np.array([0 if r["answerable"] else 1 for r in rows])
+
+    def rates(rows: list[Row], p: Any, threshold: float, floor: float) -> tuple[float, float, float]:
+        point = {**DEFAULT_POINT, "phrase": False, "support": floor, "probability": threshold}
+        return operating_point([{**r, "probability": v} for r, v in zip(rows, p, strict=True)], point)
+
+    print(f"\nLogistic regression over {', '.join(FEATURES)}:")
+    for train, test in itertools.permutations(samples, 2):
+        x, y = matrix(samples[train])
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x, y)
+        p_train = model.predict_proba(x)[:, 1]
+        x_test, y_test = matrix(samples[test])
+        p_test = model.predict_proba(x_test)[:, 1]
+        print(
+            f"  fit on {train}: AUC {roc_auc_score(y, p_train):.3f} there,"
+            f" {roc_auc_score(y_test, p_test):.3f} on {test}"
+        )
+        for floor in (0.0, SUPPORTED):
+            candidates = [(rates(samples[train], p_train, t, floor), t) for t in sorted(set(p_train))]
+            ok = [(r, t) for r, t in candidates if r[2] <= 0.2]
+            if not ok:
+                continue
+            (score, abstained, false), t = max(ok, key=lambda c: (c[0][1], c[0][0]))
+            score_t, abstained_t, false_t = rates(samples[test], p_test, t, floor)
+            print(
+                f"    support < {floor}: threshold {t:.3f} chosen there gives {abstained:.2f} / {false:.2f}"
+                f" (F1 {score:.3f}); on {test} {abstained_t:.2f} / {false_t:.2f} (F1 {score_t:.3f})"
+            )
 
 
 def main() -> None:
@@ -386,6 +502,12 @@ def main() -> None:
     parser.add_argument("--likelihood", action="store_true", help="also score the generator's log-probabilities")
     parser.add_argument("--verdict", action="store_true", help="also ask the generator for yes/no verdicts")
     parser.add_argument("--cache", type=Path, help="pickle of generated rows: read if it exists, else written")
+    parser.add_argument(
+        "--cross-fit",
+        type=Path,
+        metavar="CACHE",
+        help="another sample's cache: fit a classifier on each, score the other",
+    )
     args = parser.parse_args()
 
     paragraphs, questions = load(args.data)
@@ -402,6 +524,8 @@ def main() -> None:
     if args.verdict:
         add_verdicts(adjusted)
     report(adjusted)
+    if args.cross_fit:
+        cross_fit({"this sample": adjusted, args.cross_fit.name: adjust(pickle.loads(args.cross_fit.read_bytes()))})
 
 
 if __name__ == "__main__":
