@@ -15,8 +15,8 @@ development sample, so abstention can be chosen without looking at benchmarks/an
 6. ``--verdict`` asks the generator itself, in three phrasings, whether the passages answer the question
    (or whether the shown answer is right), and scores the log-odds of "No" over "Yes" as its first word.
    It also works on a ``--cache`` made without it: it loads the generator again itself, after the app.
-7. ``--cross-fit CACHE`` fits a logistic regression over every answer- and retrieval-side value on this
-   sample and scores it on another sample's cache, and the other way round.
+7. ``--cross-fit CACHE`` fits a logistic regression over the answer- and retrieval-side values in
+   ``FEATURES`` on this sample and scores it on another sample's cache, and the other way round.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals [--sample 100] [--likelihood] [--cache F]
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --cache F --verdict
@@ -268,9 +268,9 @@ def question_relevance(question: str, passages: list[Any], embed: Callable[[list
     from generation.adjustment.sentences import split_sentences
 
     texts = [p.text for p in passages]
-    sentences = [s for t in texts for s in split_sentences(t)]
     if not texts:
         return 0.0, 0.0
+    sentences = [s for t in texts for s in split_sentences(t)]
     vectors = embed([question, *texts, *sentences])
     cosines = vectors[1:] @ vectors[0]
     return float(cosines[: len(texts)].max()), float(cosines[len(texts) :].max(initial=-1.0))
@@ -450,8 +450,8 @@ FEATURES: dict[str, Callable[[Row], float]] = {
 
 
 def cross_fit(samples: dict[str, list[Row]]) -> None:
-    """A logistic regression over every answer- and retrieval-side value, fit on one sample and scored
-    on the other (the question-side rules abstain as by default): the most a combination can tell."""
+    """A logistic regression over ``FEATURES``, fit on one sample and scored on the other (AUC over all
+    rows; operating points with the question-side rules abstaining as by default)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
