@@ -223,7 +223,6 @@ def adjust(rows: list[Row]) -> list[Row]:
     pipeline = build_default_pipeline(measure_all)
     out = []
     for r in rows:
-        relevance, sentence_relevance = question_relevance(r["question"], r["passages"], encoder.encode)
         ctx = AdjustmentContext(
             question=r["question"],
             raw_answer=r["raw"],
@@ -249,8 +248,8 @@ def adjust(rows: list[Row]) -> list[Row]:
                 "away": bool(signals.get("key_terms_away_from_evidence")),
                 "coverage": signals.get("question_coverage"),
                 "unmatched_words": unmatched_words(r["question"], r["passages"]),
-                "relevance": relevance,
-                "sentence_relevance": sentence_relevance,
+                "relevance": signals.get("best_relevance", 0.0),  # the question's cosine with the top passage
+                "sentence_relevance": best_sentence_relevance(r["question"], r["passages"], encoder.encode),
                 "answer_words": len(a.answer.split()),
                 # how much likelier the refusal is than the answer, per token (-inf: not measured)
                 "logprob_margin": (
@@ -263,17 +262,15 @@ def adjust(rows: list[Row]) -> list[Row]:
     return out
 
 
-def question_relevance(question: str, passages: list[Any], embed: Callable[[list[str]], Any]) -> tuple[float, float]:
-    """Cosine of the question with the best passage, and with the best sentence of any passage."""
+def best_sentence_relevance(question: str, passages: list[Any], embed: Callable[[list[str]], Any]) -> float:
+    """Cosine of the question with the closest single sentence of any retrieved passage."""
     from generation.adjustment.sentences import split_sentences
 
-    texts = [p.text for p in passages]
-    if not texts:
-        return 0.0, 0.0
-    sentences = [s for t in texts for s in split_sentences(t)]
-    vectors = embed([question, *texts, *sentences])
-    cosines = vectors[1:] @ vectors[0]
-    return float(cosines[: len(texts)].max()), float(cosines[len(texts) :].max(initial=-1.0))
+    sentences = [s for p in passages for s in split_sentences(p.text)]
+    if not sentences:
+        return 0.0
+    vectors = embed([question, *sentences])
+    return float((vectors[1:] @ vectors[0]).max())
 
 
 def unmatched_words(question: str, passages: list[Any]) -> int:
