@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.budget import Ticker, WorkBudget
 from retrieval.types import ChunkSpan, ParsedDocument
 
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
@@ -108,21 +109,26 @@ class TokenChunker:
                 self._tokens = _Tokens(self.tokenizer)
             return self._tokens
 
-    def chunk(self, doc: ParsedDocument) -> list[ChunkSpan]:
-        """Chunks in document order; ``chunk.text == doc.text[chunk.start:chunk.end]``, never blank."""
+    def chunk(self, doc: ParsedDocument, budget: WorkBudget | None = None) -> list[ChunkSpan]:
+        """Chunks in document order; ``chunk.text == doc.text[chunk.start:chunk.end]``, never blank.
+
+        Checks ``budget`` as it goes (IngestTimeoutError, IngestCancelledError).
+        """
         tok = self._tok()
+        ticker = Ticker(budget or WorkBudget())
         segments = [(p.start, p.end, p.page) for p in doc.pages] if doc.pages else [(0, len(doc.text), None)]
         spans: list[tuple[int, int, int | None]] = []
         for start, end, page in segments:
-            spans.extend((s, e, page) for s, e in self._segment(tok, doc.text, start, end))
+            spans.extend((s, e, page) for s, e in self._segment(tok, doc.text, start, end, ticker))
         return self._enforce_budget(tok, doc.text, spans)
 
-    def _segment(self, tok: _Tokens, text: str, seg_start: int, seg_end: int) -> list[tuple[int, int]]:
+    def _segment(self, tok: _Tokens, text: str, seg_start: int, seg_end: int, ticker: Ticker) -> list[tuple[int, int]]:
         segment = text[seg_start:seg_end]
         first = _NON_SPACE.search(segment)
         if first is None:
             return []
         starts, ends = tok.offsets(segment)
+        ticker.check()
         n = len(starts)
         if n == 0:
             return [(seg_start + first.start(), seg_start + len(segment.rstrip()))]
@@ -133,6 +139,7 @@ class TokenChunker:
         out: list[tuple[int, int]] = []
         i = 0
         while i < n:
+            ticker.tick()
             if i + budget >= n:
                 k = n
             else:

@@ -6,6 +6,8 @@ The tree (``app/errors.py`` maps every leaf to one HTTP status)::
     ├── UnsupportedMediaTypeError   file type we cannot parse
     ├── EmptyDocumentError          nothing extractable in the file
     ├── DocumentTooLargeError       bytes, pages, characters or chunks over a cap
+    │   └── IngestTimeoutError      parsing, chunking and embedding ran past the time budget
+    ├── IngestCancelledError        the client went away before the upload was stored
     ├── CorruptDocumentError        parser could not read the file
     ├── DocumentNotFoundError       unknown id (or another tenant's)
     └── IndexUnavailableError       index not loaded yet / being rebuilt
@@ -34,6 +36,14 @@ class EmptyDocumentError(RetrievalError):
 
 class DocumentTooLargeError(RetrievalError):
     code = "document_too_large"
+
+
+class IngestTimeoutError(DocumentTooLargeError):
+    code = "ingest_timeout"
+
+
+class IngestCancelledError(RetrievalError):
+    code = "ingest_cancelled"
 
 
 class CorruptDocumentError(RetrievalError):

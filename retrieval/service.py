@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.bm25_index import Bm25Index
+from retrieval.budget import WorkBudget
 from retrieval.chunking import TokenChunker
 from retrieval.encoder import Encoder
 from retrieval.errors import DocumentTooLargeError, EmptyDocumentError, IndexUnavailableError
@@ -43,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 _MANIFEST_FORMAT = 1
 _REENCODE_BATCH = 2048
+# Chunks embedded per encoder call during ingest: the budget is checked between calls.
+_INGEST_ENCODE_SLICE = 64
 
 
 def ids_checksum(ids: np.ndarray) -> str:
@@ -369,18 +372,22 @@ class RetrievalService:
         collection: str,
         files: Sequence[tuple[str, bytes]],
         metadata: Mapping[str, Any] | None = None,
+        budget: WorkBudget | None = None,
     ) -> list[IngestResult]:
         """Parse, chunk, embed and store ``files`` (name, bytes) in ``tenant``/``collection``.
 
-        Every file is parsed and chunked before anything is stored, so one bad file raises its
-        RetrievalError and stores nothing. Bytes already stored in this tenant+collection are not
-        stored again: that file's result is the existing document with ``deduplicated=True``. Returns,
-        in file order, only once the documents are durable in SQLite and searchable.
+        Every file is parsed, chunked and embedded before anything is stored, so one bad file raises
+        its RetrievalError and stores nothing, and so does running out of ``budget`` or its cancellation
+        (IngestTimeoutError, IngestCancelledError), which are checked between steps until storing starts.
+        Bytes already stored in this tenant+collection are not stored again: that file's result is the
+        existing document with ``deduplicated=True``. Returns, in file order, only once the documents are
+        durable in SQLite and searchable.
         """
         self._require_ready()
         assert self._chunker is not None
         user_meta = dict(metadata or {})
         limits = self.parse_limits if self.parse_limits is not None else ParseLimits()
+        budget = budget or WorkBudget()
 
         # 1. Parse and chunk everything (no lock): errors surface before any write.
         plan: list[_Prepared | Document] = []
@@ -390,8 +397,8 @@ class RetrievalService:
             if existing is not None:
                 plan.append(existing)
                 continue
-            parsed = parse_document(filename, data, limits)
-            spans = self._chunker.chunk(parsed)
+            parsed = parse_document(filename, data, limits, budget)
+            spans = self._chunker.chunk(parsed, budget)
             if not spans:
                 raise EmptyDocumentError(f"{filename!r} has no text to index")
             if len(spans) > self.max_chunks_per_document:
@@ -412,13 +419,18 @@ class RetrievalService:
         todo = [p for p in plan if isinstance(p, _Prepared)]
         texts = [s.text for p in todo for s in p.spans]
         if texts:
-            vectors = self.encoder.encode(texts)  # (N, D)
+            parts = []
+            for i in range(0, len(texts), _INGEST_ENCODE_SLICE):
+                budget.check()
+                parts.append(self.encoder.encode(texts[i : i + _INGEST_ENCODE_SLICE]))
+            vectors = np.concatenate(parts)  # (N, D)
             start = 0
             for p in todo:
                 p.vectors = vectors[start : start + len(p.spans)]
                 start += len(p.spans)
 
-        # 3. Store and index, one document per transaction, under the writer lock.
+        # 3. Store and index, one document per transaction, under the writer lock. No stopping from here on.
+        budget.check()
         results: list[IngestResult] = []
         with self._write_lock:
             self._require_ready()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from retrieval.budget import WorkBudget
 from retrieval.errors import (
     CorruptDocumentError,
     DocumentTooLargeError,
@@ -17,7 +18,7 @@ from retrieval.types import ParsedDocument
 
 logger = logging.getLogger(__name__)
 
-Parser = Callable[[bytes, ParseLimits], ParsedDocument]
+Parser = Callable[[bytes, ParseLimits, WorkBudget], ParsedDocument]
 
 
 def _parser_for(extension: str) -> Parser:
@@ -39,13 +40,17 @@ def _parser_for(extension: str) -> Parser:
     return parse_docx
 
 
-def parse_document(filename: str, data: bytes, limits: ParseLimits | None = None) -> ParsedDocument:
+def parse_document(
+    filename: str, data: bytes, limits: ParseLimits | None = None, budget: WorkBudget | None = None
+) -> ParsedDocument:
     """Extract the text of one uploaded file, chosen by its extension (case-insensitive).
 
     Raises UnsupportedMediaTypeError, EmptyDocumentError, CorruptDocumentError or
-    DocumentTooLargeError; never anything else, whatever ``data`` holds.
+    DocumentTooLargeError (IngestTimeoutError past ``budget``), or IngestCancelledError once
+    ``budget`` is cancelled; never anything else, whatever ``data`` holds.
     """
     limits = limits or ParseLimits()
+    budget = budget or WorkBudget()
     basename = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
     extension = "." + basename.rsplit(".", 1)[1].lower() if "." in basename else ""
     if extension not in SUPPORTED_EXTENSIONS:
@@ -57,7 +62,7 @@ def parse_document(filename: str, data: bytes, limits: ParseLimits | None = None
         raise EmptyDocumentError(f"The file {filename!r} is empty.")
     parser = _parser_for(extension)
     try:
-        return parser(bytes(data), limits)
+        return parser(bytes(data), limits, budget)
     except RetrievalError:
         raise
     except MemoryError as exc:

@@ -11,8 +11,11 @@ import codecs
 import re
 
 from bs4 import BeautifulSoup
+from bs4.builder._lxml import LXMLTreeBuilder
 from bs4.element import NavigableString, Tag
 
+from retrieval.budget import Ticker, WorkBudget
+from retrieval.errors import DocumentTooLargeError
 from retrieval.parsing.colors import first_color, is_invisible_color, parse_color
 from retrieval.parsing.limits import ParseLimits
 from retrieval.parsing.text import clean_text, decode_with_hint, finish, strip_bom
@@ -124,14 +127,34 @@ def _colors(
     return (own_color or color), (own_bg or background)
 
 
-def _walk(root: Tag) -> list[str | int]:
+class _BoundedBuilder(LXMLTreeBuilder):
+    """BeautifulSoup's lxml builder that stops a page with too many elements, or past the budget, while it
+    is being built: a deeply nested page costs far more time and memory as a tree than as bytes."""
+
+    def __init__(self, limits: ParseLimits, budget: WorkBudget) -> None:
+        super().__init__()
+        self._max = limits.max_html_elements
+        self._count = 0
+        self._ticker = Ticker(budget)
+
+    def start(self, *args: object, **kwargs: object) -> None:
+        self._count += 1
+        if self._count > self._max:
+            raise DocumentTooLargeError(f"The HTML page has more than {self._max} elements.")
+        self._ticker.tick()
+        super().start(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def _walk(root: Tag, budget: WorkBudget) -> list[str | int]:
     """Visible strings and break markers (ints: 1 line, 2 paragraph, 0 cell) in document order."""
     out: list[str | int] = []
+    ticker = Ticker(budget)
     white = (255.0, 255.0, 255.0, 1.0)
     # Iterative on purpose: a hostile page can nest tags far deeper than Python's recursion limit.
     stack: list[tuple[object, tuple[float, ...] | None, tuple[float, ...], bool]] = [(root, None, white, False)]
     while stack:
         node, color, background, pre = stack.pop()
+        ticker.tick()
         if isinstance(node, int):
             out.append(node)
             continue
@@ -191,12 +214,13 @@ def _assemble(pieces: list[str | int]) -> str:
     return joined.strip("\n ")
 
 
-def parse_html(data: bytes, limits: ParseLimits) -> ParsedDocument:
+def parse_html(data: bytes, limits: ParseLimits, budget: WorkBudget) -> ParsedDocument:
     """An HTML page: visible text, one paragraph per block, title in ``metadata["title"]``."""
     markup = clean_text(decode_html(data))
-    soup = BeautifulSoup(markup, "lxml")
+    budget.check()
+    soup = BeautifulSoup(markup, builder=_BoundedBuilder(limits, budget))
     title_tag = soup.find("title")
     title = _INLINE_SPACE.sub(" ", title_tag.get_text()).strip() if isinstance(title_tag, Tag) else ""
-    text = clean_text(_assemble(_walk(soup)))
+    text = clean_text(_assemble(_walk(soup, budget)))
     metadata = {"title": title} if title else {}
     return finish(text, limits, "HTML", **metadata)

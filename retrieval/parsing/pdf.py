@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from retrieval.budget import WorkBudget
 from retrieval.errors import CorruptDocumentError, DocumentTooLargeError, EmptyDocumentError
 from retrieval.parsing import pdf_worker
 from retrieval.parsing.limits import ParseLimits
@@ -28,6 +29,8 @@ from retrieval.parsing.text import check_chars, clean_text
 from retrieval.types import PageSpan, ParsedDocument
 
 PAGE_SEPARATOR = "\n\n"
+# Seconds between checks of the ingest budget while waiting for a worker.
+_POLL_S = 0.25
 # Requests one worker serves before it is replaced.
 MAX_REQUESTS_PER_WORKER = 200
 
@@ -61,8 +64,9 @@ class _Worker:
             if stream is not None:
                 stream.close()
 
-    def ask(self, data: bytes, limits: ParseLimits) -> dict[str, Any] | None:
-        """The worker's reply, or None if it died. Raises TimeoutError past the deadline."""
+    def ask(self, data: bytes, limits: ParseLimits, budget: WorkBudget) -> dict[str, Any] | None:
+        """The worker's reply, or None if it died. Raises TimeoutError past the deadline, and the budget's
+        errors when it runs out or is cancelled first."""
         deadline = time.monotonic() + limits.pdf_timeout_s
         self.requests += 1
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -73,23 +77,26 @@ class _Worker:
         except OSError:  # BrokenPipeError: it died
             return None
         fd = self.proc.stdout.fileno()
-        header = self._read(fd, pdf_worker.REPLY.size, deadline)
+        header = self._read(fd, pdf_worker.REPLY.size, deadline, budget)
         if header is None:
             return None
         (size,) = pdf_worker.REPLY.unpack(header)
-        payload = self._read(fd, size, deadline)
+        payload = self._read(fd, size, deadline, budget)
         if payload is None:
             return None
         reply: dict[str, Any] = json.loads(payload)
         return reply
 
     @staticmethod
-    def _read(fd: int, size: int, deadline: float) -> bytes | None:
+    def _read(fd: int, size: int, deadline: float, budget: WorkBudget) -> bytes | None:
         chunks: list[bytes] = []
         while size:
+            budget.check()
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0:
                 raise TimeoutError
+            if not select.select([fd], [], [], min(remaining, _POLL_S))[0]:
+                continue
             chunk = os.read(fd, min(size, 1 << 20))
             if not chunk:
                 return None
@@ -125,8 +132,11 @@ def shutdown_workers() -> None:
         worker.kill()
 
 
-def extract_in_worker(data: bytes, limits: ParseLimits) -> tuple[list[str], dict[str, Any]]:
+def extract_in_worker(
+    data: bytes, limits: ParseLimits, budget: WorkBudget | None = None
+) -> tuple[list[str], dict[str, Any]]:
     """Raw page texts and metadata of ``data``, read in a bounded worker process."""
+    budget = budget or WorkBudget()
     with _SLOTS:
         try:
             worker = _take_worker(limits.pdf_memory_bytes)
@@ -134,7 +144,7 @@ def extract_in_worker(data: bytes, limits: ParseLimits) -> tuple[list[str], dict
             raise CorruptDocumentError(f"The PDF reader could not be started ({exc}).") from exc
         reply: dict[str, Any] | None = None
         try:
-            reply = worker.ask(data, limits)
+            reply = worker.ask(data, limits, budget)
         except TimeoutError:
             raise DocumentTooLargeError(f"Reading the PDF took longer than {limits.pdf_timeout_s:g} seconds.") from None
         finally:
@@ -151,11 +161,11 @@ def extract_in_worker(data: bytes, limits: ParseLimits) -> tuple[list[str], dict
     return list(reply["pages"]), dict(reply["metadata"])
 
 
-def parse_pdf(data: bytes, limits: ParseLimits) -> ParsedDocument:
+def parse_pdf(data: bytes, limits: ParseLimits, budget: WorkBudget) -> ParsedDocument:
     """A PDF: page texts joined by a blank line, with one ``PageSpan`` per page."""
     if b"%PDF" not in data[:1024]:
         raise CorruptDocumentError("The file is not a PDF (no %PDF header).")
-    raw_pages, metadata = extract_in_worker(data, limits)
+    raw_pages, metadata = extract_in_worker(data, limits, budget)
     if isinstance(metadata.get("title"), str):
         metadata["title"] = clean_text(metadata["title"]).strip()
 

@@ -7,6 +7,7 @@ import re
 
 from charset_normalizer import from_bytes
 
+from retrieval.budget import WorkBudget
 from retrieval.errors import DocumentTooLargeError, EmptyDocumentError
 from retrieval.parsing.limits import ParseLimits
 from retrieval.types import ParsedDocument
@@ -81,6 +82,8 @@ def check_chars(count: int, limits: ParseLimits) -> None:
         raise DocumentTooLargeError(f"The document has more than {limits.max_chars} characters of text ({count}).")
 
 
-def parse_text(data: bytes, limits: ParseLimits) -> ParsedDocument:
+def parse_text(data: bytes, limits: ParseLimits, budget: WorkBudget) -> ParsedDocument:
     """A .txt or .md file: decoded and cleaned, otherwise kept as written."""
-    return finish(clean_text(decode_text(data)), limits, "text")
+    text = decode_text(data)  # the one slow step (charset detection), bounded by the upload size
+    budget.check()
+    return finish(clean_text(text), limits, "text")
