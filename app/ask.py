@@ -80,6 +80,11 @@ class AskService:
             raise InvalidRequestError(
                 f"question is {len(req.question)} characters; the limit is {s.max_question_chars}"
             )
+        tokens = self.generator.count_tokens(req.question)
+        if tokens > s.max_question_tokens:
+            raise InvalidRequestError(
+                f"question is {tokens} tokens of the generator; the limit is {s.max_question_tokens}"
+            )
         if req.max_new_tokens is not None and req.max_new_tokens > s.max_new_tokens_cap:
             raise InvalidRequestError(f"max_new_tokens {req.max_new_tokens} is over the cap of {s.max_new_tokens_cap}")
         top_k = req.top_k or s.top_k

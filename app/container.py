@@ -13,6 +13,7 @@ from typing import IO, Any
 import numpy as np
 
 from app.ask import AskService
+from app.ingest_slots import IngestSlots
 from app.keys import Authenticator, KeyStore
 from app.metrics import Metrics
 from app.ratelimit import RateLimiter
@@ -91,6 +92,8 @@ class Services:
         self.keys = KeyStore(s.store_path)
         self.auth = Authenticator(s.api_key_pairs(), self.keys)
         self.rate_limiter = RateLimiter(s.rate_limit)
+        self.auth_failures = RateLimiter(s.auth_failure_limit)
+        self.ingest_slots = IngestSlots(s.max_ingests_per_tenant, s.max_concurrent_ingests, retry_after_s=5)
         if self.encoder is None:
             self.encoder = SentenceTransformerEncoder(
                 s.embedding_model, device=s.device, batch_size=s.embedding_batch_size
@@ -100,7 +103,13 @@ class Services:
             encoder=self.encoder,
             chunk_tokens=s.chunk_tokens,
             chunk_overlap=s.chunk_overlap,
-            parse_limits=ParseLimits(max_pages=s.max_pages, max_chars=s.max_chars, pdf_timeout_s=s.pdf_timeout_s),
+            parse_limits=ParseLimits(
+                max_pages=s.max_pages,
+                max_chars=s.max_chars,
+                pdf_timeout_s=s.pdf_timeout_s,
+                max_unzipped_bytes=s.max_unzipped_bytes,
+                max_html_elements=s.max_html_elements,
+            ),
             max_chunks_per_document=s.max_chunks_per_document,
             vector_index=s.vector_index,
             ann_threshold=s.ann_threshold,
@@ -208,27 +217,44 @@ class Services:
         if self.generator is not None:
             await self.generator.stop()
         await self.query_batcher.stop()
+        self.ingest_slots.close()
         await asyncio.to_thread(self.retrieval.close)
         self.feedback.close()
         self.keys.close()
         self.release_writer_lock()
 
-    def readiness(self) -> dict[str, Any]:
+    def readiness(self, tenant: str | None) -> dict[str, Any]:
+        """Readiness and queue state; models and index figures only for a known caller, and only its own."""
         depth = self.generator.queue_depth() if self.generator else 0
         capacity = self.generator.max_queue if self.generator else self.settings.max_queue
-        return {
+        body: dict[str, Any] = {
             "ready": self.ready,
-            "models": {
-                "embedding": self.settings.embedding_model,
-                "generator": getattr(self.generator, "model_name", self.settings.generator_model),
-                "loaded": self.ready,
-                "error": self.load_error,
-            },
-            "index": self.retrieval.stats() if self.retrieval.ready else {"loaded": False},
             "queue": {
                 "depth": depth,
                 "capacity": capacity,
                 "saturation": round(depth / capacity, 4) if capacity else 0.0,
                 "query_embeddings_depth": self.query_batcher.depth(),
+                "ingests_in_progress": self.ingest_slots.in_use(),
             },
+        }
+        if tenant is None:
+            return body
+        body["models"] = {
+            "embedding": self.settings.embedding_model,
+            "generator": getattr(self.generator, "model_name", self.settings.generator_model),
+            "loaded": self.ready,
+            "error": self.load_error,
+        }
+        body["index"] = self._tenant_index(tenant) if self.retrieval.ready else {"loaded": False}
+        return body
+
+    def _tenant_index(self, tenant: str) -> dict[str, Any]:
+        stats = self.retrieval.stats()
+        own = stats["tenants"].get(tenant, {"documents": 0, "chunks": 0, "vectors": 0, "index_kind": None})
+        return {
+            "loaded": True,
+            "tenant": tenant,
+            **own,
+            "embedding_model": stats["embedding_model"],
+            "embedding_dimension": stats["embedding_dimension"],
         }

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from app.ask import AskService
 from app.container import Services
-from app.errors import AuthenticationError, NotReadyError
+from app.errors import AuthenticationError, NotReadyError, RateLimitedError
 
 logger = logging.getLogger(__name__)
 
@@ -32,22 +32,45 @@ def get_ready_services(services: Annotated[Services, Depends(get_services)]) -> 
 ServicesDep = Annotated[Services, Depends(get_ready_services)]
 
 
-def get_tenant(request: Request, services: Annotated[Services, Depends(get_services)]) -> str:
-    """The tenant comes from the API key alone, never from the request body."""
+def _authenticate(request: Request, services: Services) -> tuple[str, str]:
+    """(tenant, rate-limit identity) of the caller; the tenant comes from the API key alone."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
-    if services.auth.enabled:
-        if scheme.lower() != "bearer" or not key.strip():
-            raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
-        tenant = services.auth.tenant_for(key.strip())
-        if tenant is None:
-            raise AuthenticationError("invalid API key")
-        services.rate_limiter.check("key:" + key.strip())
-        return tenant
-    services.warn_if_open(request.scope.get("server"))
     client = request.client.host if request.client else "unknown"
-    services.rate_limiter.check("ip:" + client)
-    return services.settings.default_tenant
+    if not services.auth.enabled:
+        services.warn_if_open(request.scope.get("server"))
+        return services.settings.default_tenant, "ip:" + client
+    if scheme.lower() != "bearer" or not key.strip():
+        raise AuthenticationError("missing API key: send 'Authorization: Bearer <key>'")
+    try:
+        # Checked before the key, so an address that guesses too often learns nothing more.
+        services.auth_failures.check_not_exceeded(
+            client, "too many wrong API keys from your address; retry in {wait} s"
+        )
+    except RateLimitedError:
+        services.metrics.auth_blocked.inc()
+        raise
+    tenant = services.auth.tenant_for(key.strip())
+    if tenant is None:
+        services.metrics.auth_failures.inc()
+        services.auth_failures.count(client)
+        raise AuthenticationError("invalid API key")
+    return tenant, "key:" + key.strip()
+
+
+def get_tenant(request: Request, services: Annotated[Services, Depends(get_services)]) -> str:
+    """The caller's tenant, counted against the request rate limit."""
+    tenant, identity = _authenticate(request, services)
+    services.rate_limiter.check(identity)
+    return tenant
+
+
+def get_optional_tenant(request: Request, services: Annotated[Services, Depends(get_services)]) -> str | None:
+    """The caller's tenant when a key is sent (or the service runs open), None without one; not rate limited,
+    so health checks never see 429."""
+    if services.auth.enabled and "authorization" not in request.headers:
+        return None
+    return _authenticate(request, services)[0]
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]

@@ -59,6 +59,10 @@ class NotReadyError(AppError):
     code = "not_ready"
 
 
+class ServiceBusyError(AppError):
+    code = "overloaded"
+
+
 # The one mapping. Lookup walks the class's MRO, so a subclass inherits its parent's status.
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     AuthenticationError: 401,
@@ -67,11 +71,13 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     RateLimitedError: 429,
     RequestTimeoutError: 504,
     NotReadyError: 503,
+    ServiceBusyError: 503,
     ret.UnsupportedMediaTypeError: 415,
     ret.EmptyDocumentError: 422,
     ret.CorruptDocumentError: 422,
     ret.DocumentTooLargeError: 413,
     ret.DocumentNotFoundError: 404,
+    ret.IngestCancelledError: 499,
     ret.IndexUnavailableError: 503,
     ret.RetrievalError: 400,
     gen.OverloadedError: 503,

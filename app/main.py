@@ -14,6 +14,7 @@ from app.errors import install_error_handlers
 from app.metrics import MetricsMiddleware
 from app.middleware.body_limit import BodyLimitMiddleware
 from app.middleware.request_id import RequestIdMiddleware
+from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.routes import ask, documents, feedback, health, openai, search, ui
 from app.settings import Settings, get_settings
 from generation.model import LoadedModel
@@ -78,6 +79,9 @@ def create_app(
     # Outermost first: ids exist before anything can fail; the body limit runs before any parsing.
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        SecurityHeadersMiddleware, docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    )
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -37,6 +37,18 @@ class Metrics:
         )
         self.documents_ingested = Counter("rag_documents_ingested_total", "Documents stored", registry=self.registry)
         self.chunks_ingested = Counter("rag_chunks_ingested_total", "Chunks stored", registry=self.registry)
+        self.auth_failures = Counter("rag_auth_failures_total", "Requests with a wrong API key", registry=self.registry)
+        self.auth_blocked = Counter(
+            "rag_auth_blocked_total",
+            "Requests refused (429) because their address sent too many wrong API keys",
+            registry=self.registry,
+        )
+        self.ingests_stopped = Counter(
+            "rag_ingests_stopped_total",
+            "Uploads stopped before anything was stored, by reason (timeout, cancelled)",
+            ["reason"],
+            registry=self.registry,
+        )
 
     def observe_batch(self, batch_size: int, new_tokens: int, seconds: float) -> None:
         self.batch_size.observe(batch_size)

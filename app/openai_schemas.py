@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.schemas import AskRequest, AskResponse, CitationOut, Detail, RetrievalModeName, Tone
+from app.schemas import AskRequest, AskResponse, CitationOut, CollectionName, Detail, RetrievalModeName, Tone
 from generation.types import GenerationResult
 
 RAG_MODEL = "rag"
@@ -85,7 +85,7 @@ class ChatCompletionRequest(BaseModel):
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     n: int | None = Field(default=None, ge=1, le=1, description="Only one choice is supported")
     # Extensions (used by the retrieval-augmented path only).
-    collection: str | None = Field(default=None, max_length=200)
+    collection: CollectionName | None = None
     detail: Detail | None = None
     tone: Tone | None = None
     retrieval_mode: RetrievalModeName | None = None

@@ -1,4 +1,5 @@
-"""Per-key rate limiting with the `limits` library (the engine under slowapi)."""
+"""Rate limiting with the `limits` library (the engine under slowapi): requests per key, and failed
+authentications per client address."""
 
 from __future__ import annotations
 
@@ -23,9 +24,20 @@ class RateLimiter:
         if self._item is None:
             return
         if not self._limiter.hit(self._item, identity):
-            reset_at, _remaining = self._limiter.get_window_stats(self._item, identity)
-            wait = max(1, math.ceil(reset_at - time.time()))
-            raise RateLimitedError(
-                f"rate limit of {self._item} exceeded; retry in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
+            self._refuse(identity, "rate limit of {item} exceeded; retry in {wait} s")
+
+    def check_not_exceeded(self, identity: str, message: str) -> None:
+        """Raise RateLimitedError if ``identity`` is at the limit already, without counting anything."""
+        if self._item is not None and not self._limiter.test(self._item, identity):
+            self._refuse(identity, message)
+
+    def count(self, identity: str) -> None:
+        """Count one event (a failure) for ``identity``; never raises."""
+        if self._item is not None:
+            self._limiter.hit(self._item, identity)
+
+    def _refuse(self, identity: str, message: str) -> None:
+        assert self._item is not None
+        reset_at, _remaining = self._limiter.get_window_stats(self._item, identity)
+        wait = max(1, math.ceil(reset_at - time.time()))
+        raise RateLimitedError(message.format(item=self._item, wait=wait), headers={"Retry-After": str(wait)})

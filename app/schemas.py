@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+import unicodedata
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 RetrievalModeName = Literal["dense", "bm25", "hybrid"]
 Detail = Literal["short", "normal", "detailed"]
@@ -27,6 +29,31 @@ class ErrorResponse(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the error statuses a route can answer."""
     return {status: {"model": ErrorResponse} for status in statuses}
+
+
+# --- names and numbers -----------------------------------------------------------------
+
+MAX_COLLECTION_CHARS = 200
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9._-]+")
+# Largest offset a list request may ask for (SQLite integers stop at 2**63 - 1).
+MAX_OFFSET = 1_000_000_000
+
+
+def canonical_collection(name: str) -> str:
+    """The one spelling of a collection name: NFKC-normalised (so "ｄｏｃｓ" is "docs"), then ASCII letters,
+    digits, '.', '_' and '-' only, and not '.' or '..' (names that read as paths)."""
+    name = unicodedata.normalize("NFKC", name)
+    if not 1 <= len(name) <= MAX_COLLECTION_CHARS or not _COLLECTION_NAME.fullmatch(name):
+        raise ValueError(
+            f"a collection name is 1 to {MAX_COLLECTION_CHARS} letters, digits, '.', '_' or '-' (after NFKC)"
+        )
+    if name.strip(".") == "":
+        raise ValueError("'.' and '..' are not collection names")
+    return name
+
+
+CollectionName = Annotated[str, Field(max_length=4 * MAX_COLLECTION_CHARS), AfterValidator(canonical_collection)]
+"""A collection name in a request body, query or form, always in its canonical spelling."""
 
 
 # --- documents -------------------------------------------------------------------
@@ -73,7 +100,7 @@ class SearchRequest(BaseModel):
 
     query: str = Field(min_length=1, max_length=2000, description="What to look for")
     top_k: int | None = Field(default=None, ge=1, le=1000, description="Passages to return")
-    collection: str | None = Field(default=None, max_length=200, description="Only this collection")
+    collection: CollectionName | None = Field(default=None, description="Only this collection")
     retrieval_mode: RetrievalModeName | None = Field(default=None, description="dense, bm25 or hybrid")
 
     @field_validator("query")
@@ -115,7 +142,7 @@ class AskRequest(BaseModel):
 
     question: str = Field(min_length=1, description="The question to answer from your documents")
     top_k: int | None = Field(default=None, ge=1, le=1000)
-    collection: str | None = Field(default=None, max_length=200)
+    collection: CollectionName | None = None
     retrieval_mode: RetrievalModeName | None = None
     detail: Detail | None = Field(default=None, description="short: a phrase; normal; detailed")
     tone: Tone | None = None
@@ -220,6 +247,6 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
-    models: dict[str, Any]
-    index: dict[str, Any]
     queue: dict[str, Any]
+    models: dict[str, Any] | None = Field(default=None, description="Only with an API key")
+    index: dict[str, Any] | None = Field(default=None, description="Only with an API key: your own figures")

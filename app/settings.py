@@ -67,10 +67,23 @@ class Settings(BaseSettings):
     max_pages: int = Field(default=2000, ge=1)
     # Most extracted characters per document.
     max_chars: int = Field(default=5_000_000, ge=1)
-    # Most chunks per document.
-    max_chunks_per_document: int = Field(default=20_000, ge=1)
+    # Most chunks per document: bounds the embedding work of one file. Checked right after chunking,
+    # before any embedding, so an over-long file costs only its parse.
+    max_chunks_per_document: int = Field(default=8_000, ge=1)
     # Seconds a single PDF may take to parse.
     pdf_timeout_s: float = Field(default=30.0, gt=0)
+    # Seconds one /ingest request may spend parsing, chunking and embedding its files, every format. Past
+    # it (or when the client disconnects) the work stops, the request gets 413 and nothing is stored.
+    ingest_timeout_s: float = Field(default=300.0, gt=0)
+    # Bytes a .docx (a zip of XML) may inflate to, all its parts together: refuses zip bombs before parsing.
+    max_unzipped_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    # Elements an HTML page may have: a parsed element costs far more memory and time than its bytes.
+    max_html_elements: int = Field(default=300_000, ge=1)
+    # /ingest requests one tenant may have in progress; more get 429 with Retry-After.
+    max_ingests_per_tenant: int = Field(default=2, ge=1)
+    # /ingest requests in progress across all tenants; more get 503 with Retry-After. Ingest work runs
+    # in threads of lower CPU priority than answering questions.
+    max_concurrent_ingests: int = Field(default=4, ge=1)
 
     # --- generation ----------------------------------------------------------------
     # Default and largest number of new tokens per answer.
@@ -80,6 +93,8 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     # Longest accepted question, in characters.
     max_question_chars: int = Field(default=2000, ge=1)
+    # Longest accepted question, in the generator's tokens (emoji and rare scripts take several per character).
+    max_question_tokens: int = Field(default=1024, ge=1)
     # Most concurrent generation requests decoded together in one batch.
     max_batch_size: int = Field(default=32, ge=1)
     # Longest time (ms) the batcher waits to fill a batch before it runs what it has.
@@ -145,6 +160,9 @@ class Settings(BaseSettings):
     api_keys: str = ""
     # Requests per key (or per client address when open), slowapi syntax, e.g. "60/minute". Empty disables.
     rate_limit: str = ""
+    # Failed authentications (wrong API keys) per client address, slowapi syntax; past it the address gets
+    # 429 with Retry-After, even with a right key, until the window moves on. Empty disables.
+    auth_failure_limit: str = "20/minute"
     # Tenant used when the service runs without keys.
     default_tenant: str = "default"
     # Collection used when a request names none.

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from app.container import Services
 from app.deps import ServicesDep, TenantDep
 from app.errors import InvalidRequestError
 from app.schemas import (
+    MAX_OFFSET,
+    CollectionName,
     DeleteResponse,
     DocumentList,
     DocumentOut,
@@ -15,7 +20,9 @@ from app.schemas import (
     IngestResponse,
     error_responses,
 )
-from retrieval.types import Document
+from retrieval.budget import WorkBudget
+from retrieval.errors import IngestCancelledError, IngestTimeoutError
+from retrieval.types import Document, IngestResult
 
 router = APIRouter(tags=["documents"])
 
@@ -35,16 +42,55 @@ def document_out(doc: Document) -> dict[str, object]:
     }
 
 
+# Seconds between checks that the uploading client is still connected.
+_DISCONNECT_POLL_S = 0.5
+
+
+async def _cancel_when_gone(request: Request, budget: WorkBudget) -> None:
+    while not budget.cancelled:
+        if await request.is_disconnected():
+            budget.cancel()
+            return
+        await asyncio.sleep(_DISCONNECT_POLL_S)
+
+
+async def _ingest_bounded(
+    request: Request, services: Services, tenant: str, collection: str, payload: list[tuple[str, bytes]]
+) -> list[IngestResult]:
+    """Run the ingest on the low-priority ingest threads, within its time budget, stopping if the client leaves."""
+    budget = WorkBudget(services.settings.ingest_timeout_s)
+    if await request.is_disconnected():
+        budget.cancel()
+    call = functools.partial(
+        services.retrieval.ingest, tenant=tenant, collection=collection, files=payload, budget=budget
+    )
+    work = asyncio.get_running_loop().run_in_executor(services.ingest_slots.executor, call)
+    watcher = asyncio.create_task(_cancel_when_gone(request, budget))
+    try:
+        return await work
+    except IngestTimeoutError:
+        services.metrics.ingests_stopped.labels("timeout").inc()
+        raise
+    except IngestCancelledError:
+        services.metrics.ingests_stopped.labels("cancelled").inc()
+        raise
+    finally:
+        watcher.cancel()
+        if not work.done():  # this request was cancelled: stop the work too
+            budget.cancel()
+
+
 @router.post(
     "/ingest",
     response_model=IngestResponse,
-    responses=error_responses(401, 413, 415, 422, 429, 503),
+    responses=error_responses(401, 413, 415, 422, 429, 499, 503),
 )
 async def ingest(
+    request: Request,
     services: ServicesDep,
     tenant: TenantDep,
     files: Annotated[list[UploadFile], File(description="One or more .txt, .md, .html, .pdf or .docx files")],
-    collection: Annotated[str | None, Form(max_length=200, pattern=r"^[A-Za-z0-9._-]+$")] = None,
+    collection: Annotated[CollectionName | None, Form()] = None,
 ) -> IngestResponse:
     """Store and index documents; answers once they are durable and searchable. Same bytes again are deduplicated."""
     settings = services.settings
@@ -52,13 +98,9 @@ async def ingest(
         raise InvalidRequestError("send at least one part named 'files'")
     if len(files) > settings.max_files_per_request:
         raise InvalidRequestError(f"at most {settings.max_files_per_request} files per request")
-    payload = [(f.filename or "document", await f.read()) for f in files]
-    results = await run_in_threadpool(
-        services.retrieval.ingest,
-        tenant=tenant,
-        collection=collection or settings.default_collection,
-        files=payload,
-    )
+    with services.ingest_slots.slot(tenant):
+        payload = [(f.filename or "document", await f.read()) for f in files]
+        results = await _ingest_bounded(request, services, tenant, collection or settings.default_collection, payload)
     for r in results:
         if not r.deduplicated:
             services.metrics.documents_ingested.inc()
@@ -75,9 +117,9 @@ async def ingest(
 async def list_documents(
     services: ServicesDep,
     tenant: TenantDep,
-    collection: Annotated[str | None, Query(max_length=200)] = None,
+    collection: Annotated[CollectionName | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> DocumentList:
     """List your documents, newest first, a page at a time."""
     docs, total = await run_in_threadpool(

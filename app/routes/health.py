@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.container import Services
-from app.deps import get_services, get_tenant
-from app.schemas import Health, Readiness
+from app.deps import get_optional_tenant, get_services, get_tenant
+from app.schemas import Health, Readiness, error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -19,11 +19,18 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
-def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
-    """Readiness: models and index loaded, and how full the generation queue is (503 until ready)."""
-    body = Readiness.model_validate(services.readiness())
-    return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    response_model_exclude_none=True,
+    responses={503: {"model": Readiness}, **error_responses(401, 429)},
+)
+def readyz(
+    services: Annotated[Services, Depends(get_services)], tenant: Annotated[str | None, Depends(get_optional_tenant)]
+) -> JSONResponse:
+    """Readiness and queue state (503 until ready); with a key, also the models and your own index figures."""
+    body = Readiness.model_validate(services.readiness(tenant))
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if body.ready else 503)
 
 
 @router.get(

@@ -14,16 +14,8 @@ from fastapi.responses import FileResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-# The page loads nothing from elsewhere and runs no inline script.
-_PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
+# Security headers (CSP, nosniff, referrer policy) come from SecurityHeadersMiddleware, on every response.
+_PAGE_HEADERS = {"Cache-Control": "no-cache"}
 
 _MEDIA_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
@@ -57,5 +49,5 @@ def static(name: str) -> FileResponse:
     return FileResponse(
         path,
         media_type=_MEDIA_TYPES[path.suffix],
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
+        headers=_PAGE_HEADERS,
     )

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.errors import install_error_handlers
+from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.routes import ui
 
 
@@ -17,6 +18,7 @@ def client() -> TestClient:
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(ui.router)
+    app.add_middleware(SecurityHeadersMiddleware)
     return TestClient(app)
 
 
