@@ -15,9 +15,11 @@ deleted. When the embedding model changes, every chunk is re-encoded from its te
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -37,7 +39,7 @@ from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.parsing import ParseLimits, parse_document, safe_filename
 from retrieval.store import DocumentStore, NewChunk
 from retrieval.types import ChunkSpan, Document, IngestResult, RetrievalMode, SearchHit
-from retrieval.vector_index import FaissVectorIndex, IndexKind, atomic_write_bytes
+from retrieval.vector_index import FaissVectorIndex, IndexKind, VectorIndex, atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -519,20 +521,27 @@ class RetrievalService:
                 return []
 
         ranked: list[tuple[int, float]]
+        cosine: dict[int, float] = {}  # question<->chunk cosines the dense search already measured
+        vec: np.ndarray | None = None
         if mode is RetrievalMode.BM25:
             ids, scores = shard.bm25.search(query, top_k, collection)
             ranked = list(zip(ids.tolist(), scores.tolist(), strict=True))
+            if query_vector is not None:
+                vec = self._query_vector(query, query_vector)
         else:
             vec = self._query_vector(query, query_vector)
             if mode is RetrievalMode.DENSE:
                 ids, scores = shard.vectors.search(vec, top_k, allowed)
                 ranked = list(zip(ids.tolist(), scores.tolist(), strict=True))
+                cosine = dict(ranked)
             else:
                 depth = max(top_k * 4, 50)
-                dense_ids, _ = shard.vectors.search(vec, depth, allowed)
+                dense_ids, dense_scores = shard.vectors.search(vec, depth, allowed)
                 bm25_ids, _ = shard.bm25.search(query, depth, collection)
                 ranked = reciprocal_rank_fusion([dense_ids.tolist(), bm25_ids.tolist()], k=self.rrf_k)
-        return self._hits(tenant, ranked, top_k)
+                cosine = dict(zip(dense_ids.tolist(), dense_scores.tolist(), strict=True))
+        hits = self._hits(tenant, ranked, top_k)
+        return _with_relevance(hits, cosine, shard.vectors, vec)
 
     def _query_vector(self, query: str, given: np.ndarray | None) -> np.ndarray:
         if given is None:
@@ -546,8 +555,8 @@ class RetrievalService:
         # A few extra ids cover chunks deleted between the index call and this read.
         wanted = ranked[: top_k + 8]
         chunks = self.store.get_chunks(tenant, [i for i, _ in wanted])
-        hits = [SearchHit(chunk=chunks[i], score=float(s)) for i, s in wanted if i in chunks]
-        return hits[:top_k]
+        found = [(chunks[i], float(s)) for i, s in wanted if i in chunks][:top_k]
+        return [SearchHit(chunk=c, score=s, rank=n) for n, (c, s) in enumerate(found, start=1)]
 
     # --- stats -----------------------------------------------------------------------------------
 
@@ -577,3 +586,18 @@ class RetrievalService:
             "embedding_model": self.encoder.model_name,
             "embedding_dimension": self._dimension,
         }
+
+
+def _with_relevance(
+    hits: list[SearchHit], cosine: dict[int, float], vectors: VectorIndex, query_vector: np.ndarray | None
+) -> list[SearchHit]:
+    """Each hit with its question<->chunk cosine: from the dense search where it ranked the chunk, else
+    from the vector the index stores (a BM25-only hit). Nothing is embedded again."""
+    if query_vector is None or not hits:
+        return hits
+    missing = [h.chunk.id for h in hits if h.chunk.id not in cosine]
+    if missing:
+        looked_up = vectors.similarity(query_vector, np.asarray(missing, dtype=np.int64))
+        found = {i: float(v) for i, v in zip(missing, looked_up.tolist(), strict=True) if not math.isnan(v)}
+        cosine = {**cosine, **found}
+    return [dataclasses.replace(h, relevance=cosine.get(h.chunk.id)) for h in hits]
