@@ -20,6 +20,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import RequestTimeoutError
+from app.grounding import GroundingService
 from app.schemas import (
     AskRequest,
     AskResponse,
@@ -63,6 +64,7 @@ class AskPlan:
     tone: Tone
     top_k: int
     mode: RetrievalMode
+    rerank: bool
     params: GenerationParams
     enabled_steps: list[str]
     defaults_from_feedback: bool
@@ -87,6 +89,7 @@ class AskService:
         feedback: FeedbackStore,
         embed_query: Callable[[str], Awaitable[np.ndarray]],
         embed_texts: Callable[[Sequence[str]], np.ndarray],
+        grounding: GroundingService | None = None,
     ) -> None:
         self.settings = settings
         self.retrieval = retrieval
@@ -95,6 +98,7 @@ class AskService:
         self.feedback = feedback
         self._embed_query = embed_query
         self._embed_texts = embed_texts
+        self.grounding = grounding
         self.prompts = PromptBuilder(generator.count_tokens, generator.context_window)
 
     # --- planning ------------------------------------------------------------------
@@ -121,6 +125,7 @@ class AskService:
             tone=req.tone or s.tone,
             top_k=req.retrieval_top_k(s),
             mode=RetrievalMode(req.retrieval_mode or s.retrieval_mode),
+            rerank=s.rerank if req.rerank is None else req.rerank,
             params=req.generation_options(s, detail),
             enabled_steps=[n for n in self.adjuster.step_names if n in enabled],
             defaults_from_feedback=from_feedback,
@@ -168,17 +173,37 @@ class AskService:
 
     # --- stages --------------------------------------------------------------------
 
-    async def _prepare(self, plan: AskPlan) -> Prepared:
-        t0 = time.perf_counter()
-        vector = await self._embed_query(plan.question)
+    async def search(
+        self,
+        tenant: str,
+        query: str,
+        *,
+        top_k: int,
+        collection: str | None,
+        mode: RetrievalMode,
+        rerank: bool,
+    ) -> list[SearchHit]:
+        """The top ``top_k`` passages; with ``rerank``, the grounding model reorders retrieval's top N first."""
+        rerank = rerank and self.grounding is not None
+        candidates = max(top_k, self.grounding.rerank_candidates) if rerank and self.grounding else top_k
+        vector = await self._embed_query(query) if mode is not RetrievalMode.BM25 else None
         hits = await run_in_threadpool(
             self.retrieval.search,
-            plan.tenant,
-            plan.question,
-            top_k=plan.top_k,
-            collection=plan.collection,
-            mode=plan.mode,
+            tenant,
+            query,
+            top_k=candidates,
+            collection=collection,
+            mode=mode,
             query_vector=vector,
+        )
+        if rerank and self.grounding is not None and hits:
+            return await self.grounding.rerank(query, hits, top_k)
+        return hits[:top_k]
+
+    async def _prepare(self, plan: AskPlan) -> Prepared:
+        t0 = time.perf_counter()
+        hits = await self.search(
+            plan.tenant, plan.question, top_k=plan.top_k, collection=plan.collection, mode=plan.mode, rerank=plan.rerank
         )
         plan.timings["retrieval_ms"] = (time.perf_counter() - t0) * 1000
         built = self.prompts.build(
@@ -188,6 +213,11 @@ class AskService:
 
     async def _adjust(self, prepared: Prepared, result: GenerationResult) -> AdjustedAnswer:
         t0 = time.perf_counter()
+        plan = prepared.plan
+        reading, verify, threshold = None, None, 0.5
+        if self.grounding is not None and "reader" in plan.enabled_steps and prepared.passages:
+            reading = await self.grounding.read(plan.question, [p.text for p in prepared.passages])
+            verify, threshold = self.grounding.verify_blocking, self.grounding.threshold
         ctx = AdjustmentContext(
             question=prepared.plan.question,
             raw_answer=result.text,
@@ -195,6 +225,9 @@ class AskService:
             detail=prepared.plan.detail,
             tone=prepared.plan.tone,
             embed=self._embed_texts,
+            reading=reading,
+            reader_threshold=threshold,
+            verify=verify,
         )
         adjusted = await run_in_threadpool(self.adjuster.run, ctx, prepared.plan.enabled_steps)
         prepared.plan.timings["adjust_ms"] = (time.perf_counter() - t0) * 1000

@@ -13,6 +13,7 @@ from typing import IO, Any
 import numpy as np
 
 from app.ask import AskService
+from app.grounding import GroundingService
 from app.keys import Authenticator, KeyStore
 from app.metrics import Metrics
 from app.ratelimit import RateLimiter
@@ -22,6 +23,7 @@ from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline,
 from generation.batching import DynamicBatcher
 from generation.engine import Generator, LocalGenerator
 from generation.model import LoadedModel, load_causal_lm
+from grounding import DEFAULT_ARTIFACT_DIR, GroundingReader
 from retrieval.encoder import Encoder, SentenceTransformerEncoder
 from retrieval.parsing import ParseLimits
 from retrieval.service import RetrievalService
@@ -44,6 +46,23 @@ def adjustment_config(s: Settings) -> AdjustmentConfig:
         require_answer_phrase=s.require_answer_phrase,
         reject_stated_opposite=s.reject_stated_opposite,
         key_terms_near_evidence=s.key_terms_near_evidence,
+        verify_threshold=s.verify_threshold,
+    )
+
+
+def build_grounding(s: Settings, reader: GroundingReader | None = None) -> GroundingService | None:
+    """The grounding model's service, or None when ``RAG_GROUNDING`` is off. Cheap: ``load()`` reads weights."""
+    if not s.grounding:
+        return None
+    if reader is None:
+        artifact = s.grounding_artifact or DEFAULT_ARTIFACT_DIR
+        reader = GroundingReader(artifact, device=s.device)
+    return GroundingService(
+        reader,
+        rerank_candidates=s.rerank_candidates,
+        max_batch_size=s.max_batch_size,
+        max_wait_ms=s.max_batch_wait_ms,
+        max_queue=s.max_queue,
     )
 
 
@@ -81,6 +100,7 @@ class Services:
     # Already-loaded models may be handed in (tests, embedding the service); otherwise load() builds them.
     encoder: Encoder | None = None
     loaded_model: LoadedModel | None = None
+    grounding_reader: GroundingReader | None = None
     metrics: Metrics = field(default_factory=Metrics)
     ready: bool = False
     load_error: str | None = None
@@ -118,6 +138,7 @@ class Services:
             max_queue=s.max_queue,
             name="query-embeddings",
         )
+        self.grounding = build_grounding(s, self.grounding_reader)
         self.generator: Generator | None = None
         self.ask: AskService | None = None
         self._warned_open = False
@@ -179,6 +200,8 @@ class Services:
         self.load_store()
         self.keys.open()
         self.feedback.open()
+        if self.grounding is not None and not self.grounding.reader.loaded:
+            self.grounding.load()
         self.generator = build_generator(self.settings, self.metrics, self.loaded_model)
         self.ask = AskService(
             settings=self.settings,
@@ -188,12 +211,15 @@ class Services:
             feedback=self.feedback,
             embed_query=self.query_batcher.submit,
             embed_texts=self.embed_texts,
+            grounding=self.grounding,
         )
 
     async def start(self) -> None:
         try:
             await asyncio.to_thread(self.load)
             await self.query_batcher.start()
+            if self.grounding is not None:
+                await self.grounding.start()
             assert self.generator is not None
             await self.generator.start()
         except Exception as exc:
@@ -208,6 +234,8 @@ class Services:
         if self.generator is not None:
             await self.generator.stop()
         await self.query_batcher.stop()
+        if self.grounding is not None:
+            await self.grounding.stop()
         await asyncio.to_thread(self.retrieval.close)
         self.feedback.close()
         self.keys.close()
@@ -221,6 +249,7 @@ class Services:
             "models": {
                 "embedding": self.settings.embedding_model,
                 "generator": getattr(self.generator, "model_name", self.settings.generator_model),
+                "grounding": self.grounding is not None,
                 "loaded": self.ready,
                 "error": self.load_error,
             },

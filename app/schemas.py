@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 RetrievalModeName = Literal["dense", "bm25", "hybrid"]
 Detail = Literal["short", "normal", "detailed"]
 Tone = Literal["neutral", "formal", "friendly"]
-AdjustmentName = Literal["correct", "content_rules", "shorten", "citations", "abstain", "style"]
+AdjustmentName = Literal["correct", "content_rules", "shorten", "citations", "reader", "abstain", "style"]
 
 
 class ErrorDetail(BaseModel):
@@ -83,6 +83,9 @@ class SearchRequest(BaseModel):
     top_k: int | None = Field(default=None, ge=1, le=1000, description="Passages to return")
     collection: str | None = Field(default=None, max_length=200, description="Only this collection")
     retrieval_mode: RetrievalModeName | None = Field(default=None, description="dense, bm25 or hybrid")
+    rerank: bool | None = Field(
+        default=None, description="Rerank the candidates with the grounding model (default: RAG_RERANK)"
+    )
 
     @field_validator("query")
     @classmethod
@@ -97,7 +100,10 @@ class SearchResult(BaseModel):
     source: str
     chunk_id: int
     text: str
-    score: float
+    score: float = Field(description="The retrieval mode's score: cosine, BM25 or reciprocal rank fusion")
+    rerank_score: float | None = Field(
+        default=None, description="The grounding model's support logit, when the results were reranked"
+    )
     page: int | None
     start: int
     end: int
@@ -125,6 +131,9 @@ class AskRequest(BaseModel):
     top_k: int | None = Field(default=None, ge=1, le=1000)
     collection: str | None = Field(default=None, max_length=200)
     retrieval_mode: RetrievalModeName | None = None
+    rerank: bool | None = Field(
+        default=None, description="Rerank retrieved passages with the grounding model (default: RAG_RERANK)"
+    )
     detail: Detail | None = Field(default=None, description="short: a phrase; normal; detailed")
     tone: Tone | None = None
     max_new_tokens: int | None = Field(default=None, ge=1)

@@ -102,9 +102,29 @@ class Settings(BaseSettings):
     remote_timeout_s: float = Field(default=60.0, gt=0)
     remote_retries: int = Field(default=2, ge=0, le=10)
 
+    # --- grounding model ---------------------------------------------------------------
+    grounding: bool = Field(
+        default=True,
+        description="Load the fine-tuned grounding model (grounding/): reranking, answer-span correction, "
+        "sentence verification and calibrated abstention. Off: the hand-made checks only.",
+    )
+    grounding_artifact: Path | None = Field(
+        default=None, description="Folder of the grounding model's adapter and manifest; default: the packaged one."
+    )
+    rerank: bool = Field(default=True, description="Rerank retrieved passages with the grounding model by default.")
+    rerank_candidates: int = Field(
+        default=20, ge=1, le=200, description="Hybrid retrieval's top N that the grounding model reranks."
+    )
+    verify_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Grounding-model probability below which an answer sentence is unsupported.",
+    )
+
     # --- adjustment stage ----------------------------------------------------------
     # Comma-separated adjustment steps that run by default (see README for the list).
-    adjustments: str = "correct,content_rules,shorten,citations,abstain,style"
+    adjustments: str = "correct,content_rules,shorten,citations,reader,abstain,style"
     # What the citation check does with a sentence the passages do not support: "flag" or "drop".
     unsupported_sentences: Literal["flag", "drop"] = "flag"
     # Support score (0..1) below which a sentence counts as unsupported.

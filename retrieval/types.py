@@ -86,6 +86,7 @@ class SearchHit:
     score: float  # cosine (dense), BM25 (bm25) or RRF (hybrid), as the mode ranked by
     rank: int  # 1-based position in its result list; the prompt shows the passage as "[rank]"
     relevance: float | None = None  # cosine of question and chunk vector whatever the mode, when known
+    rerank_score: float | None = None  # the reranker's score, when the hit was reranked
 
     @property
     def document_id(self) -> str:

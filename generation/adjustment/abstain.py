@@ -7,6 +7,9 @@ every measured value is in ``abstention.signals`` (``AbstainSignals``):
 ``low_relevance``       the best question<->passage cosine is below ``min_relevance``;
 ``empty_answer``        nothing is left after correction (and content rules);
 ``model_declined``      the model said it cannot answer ("I don't know", "not mentioned", ...);
+``reader_no_answer``    with the grounding reader on (``ctx.reading``): its calibrated answerability is below
+                        ``ctx.reader_threshold``; then only ``missing_key_terms`` and ``low_support`` (the
+                        reader-verified support) follow, since the reader supersedes the hand-made rules below;
 ``no_answer_phrase``    ``detail`` is ``short`` but what is left after shortening is no phrase (more than
                         ``PHRASE_MAX_WORDS`` words, or several sentences): the model wrote around the
                         question instead of naming an answer, when ``require_answer_phrase`` is on;
@@ -95,6 +98,8 @@ class AbstainStep:
             return "empty_answer"
         if model_declined(answer):
             return "model_declined"
+        if ctx.reading is not None:
+            return self._reader_reason(state, ctx, signals)
         if ctx.detail == "short":
             signals.answer_phrase = is_phrase(answer)
             if cfg.require_answer_phrase and not signals.answer_phrase:
@@ -127,6 +132,22 @@ class AbstainStep:
             signals.question_coverage = round(coverage, 4)
             if coverage < cfg.min_question_coverage:
                 return "low_question_coverage"
+        return None
+
+    def _reader_reason(self, state: AdjustedAnswer, ctx: AdjustmentContext, signals: AbstainSignals) -> str | None:
+        """With the grounding reader on: its calibrated no-answer evidence, then the checks it does not cover."""
+        assert ctx.reading is not None
+        signals.reader_answerable = round(ctx.reading.answerable, 4)
+        if ctx.reading.answerable < ctx.reader_threshold:
+            return "reader_no_answer"
+        missing = missing_key_terms(ctx.question, ctx.passages)
+        signals.missing_key_terms = missing
+        if self.config.require_key_terms and missing:
+            return "missing_key_terms"
+        support, _ = self._support(state, ctx)
+        signals.support = round(support, 4)
+        if support < self.config.support_threshold:
+            return "low_support"
         return None
 
     def _support(self, state: AdjustedAnswer, ctx: AdjustmentContext) -> tuple[float, list[Citation]]:

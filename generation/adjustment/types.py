@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -20,6 +20,37 @@ from generation.types import Passage
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 """Texts -> (N, D) float32 rows of L2 norm 1, so a dot product is a cosine."""
+
+VerifyClaims = Callable[[str, Sequence[str], Sequence[str]], np.ndarray]
+"""(question, claims, passage texts) -> per claim, P(some passage supports it as the answer), shape (N,)."""
+
+
+class ReaderSpan(Protocol):
+    """An answer span a reader found: characters [start, end) of ``passages[passage]`` (0-based)."""
+
+    @property
+    def passage(self) -> int: ...
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+
+class Reading(Protocol):
+    """What a reading-comprehension model found over the passages, in prompt order.
+
+    ``generation`` never imports the model's package; ``grounding.ReadResult`` satisfies this structurally.
+    """
+
+    @property
+    def best(self) -> ReaderSpan | None: ...
+
+    @property
+    def answerable(self) -> float:
+        """Calibrated probability that some passage answers the question."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -59,6 +90,16 @@ class SupportCheck:
     unsupported_sentences: int = 0
 
 
+@dataclass(frozen=True)
+class ReaderCheck:
+    """What the reader step did: the span it trusted, and how many sentences it could not verify."""
+
+    answerable: float
+    span: str | None  # the reader's best span text, when confident
+    corrected: bool  # the answer became that span
+    unverified_sentences: int = 0
+
+
 @dataclass
 class AbstainSignals:
     """Every value the abstain step measured; ``None`` where it did not get that far or does not apply."""
@@ -71,6 +112,7 @@ class AbstainSignals:
     support: float | None = None
     key_terms_away_from_evidence: list[str] | None = None
     question_coverage: float | None = None
+    reader_answerable: float | None = None  # the reader's calibrated P(the passages answer the question)
 
 
 @dataclass(frozen=True)
@@ -89,6 +131,10 @@ class AdjustmentContext:
     detail: str = "normal"  # "short" | "normal" | "detailed"
     tone: str = "neutral"  # "neutral" | "formal" | "friendly"
     embed: Embed | None = None
+    # The grounding reader's findings over ``passages``, and its claim verifier; None when it is off.
+    reading: Reading | None = None
+    reader_threshold: float = 0.5  # answerability at or above which the reader's span is confident
+    verify: VerifyClaims | None = None
 
 
 @dataclass
@@ -103,3 +149,4 @@ class AdjustedAnswer:
     injection: tuple[str, ...] = ()  # content rules: payloads of instructions in the passages, when obeyed
     support_check: SupportCheck | None = None  # citations
     abstention: Abstention | None = None  # abstain
+    reader_check: ReaderCheck | None = None  # reader
