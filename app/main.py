@@ -17,6 +17,7 @@ from app.middleware.request_id import RequestIdMiddleware
 from app.routes import ask, documents, feedback, health, openai, search, ui
 from app.settings import Settings, get_settings
 from generation.model import LoadedModel
+from grounding import GroundingReader
 from retrieval.encoder import Encoder
 
 logger = logging.getLogger("app")
@@ -41,10 +42,11 @@ def create_app(
     load_in_background: bool = True,
     encoder: Encoder | None = None,
     loaded_model: LoadedModel | None = None,
+    grounding_reader: GroundingReader | None = None,
 ) -> FastAPI:
     """Build the app. Models load in the lifespan; pass already-loaded ones to share them (tests)."""
     settings = settings or get_settings()
-    services = Services(settings, encoder=encoder, loaded_model=loaded_model)
+    services = Services(settings, encoder=encoder, loaded_model=loaded_model, grounding_reader=grounding_reader)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

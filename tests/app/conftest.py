@@ -17,13 +17,19 @@ MakeClient = Callable[..., AbstractContextManager[TestClient]]
 
 
 @pytest.fixture
-def make_client(tmp_path: Path, encoder: Any, loaded_model: Any) -> MakeClient:
+def make_client(tmp_path: Path, encoder: Any, loaded_model: Any, grounding_reader: Any) -> MakeClient:
     """Start the app with settings overrides; the same data folder survives restarts within a test."""
 
     @contextmanager
     def _make(**overrides: Any) -> Iterator[TestClient]:
         settings = Settings(_env_file=None, index_dir=tmp_path / "data", index_save_interval_s=0.0, **overrides)  # type: ignore[call-arg]
-        app = create_app(settings, load_in_background=False, encoder=encoder, loaded_model=loaded_model)
+        app = create_app(
+            settings,
+            load_in_background=False,
+            encoder=encoder,
+            loaded_model=loaded_model,
+            grounding_reader=grounding_reader,
+        )
         with TestClient(app, raise_server_exceptions=False) as client:
             yield client
 
