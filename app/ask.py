@@ -217,7 +217,9 @@ class AskService:
         reading, verify, threshold = None, None, 0.5
         if self.grounding is not None and "reader" in plan.enabled_steps and prepared.passages:
             reading = await self.grounding.read(plan.question, [p.text for p in prepared.passages])
-            verify, threshold = self.grounding.verify_blocking, self.grounding.threshold
+            threshold = self.grounding.threshold
+            if self.settings.verify_threshold > 0:
+                verify = self.grounding.verify_blocking
         ctx = AdjustmentContext(
             question=prepared.plan.question,
             raw_answer=result.text,

@@ -81,7 +81,7 @@ class GroundingService:
 
     async def read(self, question: str, passages: Sequence[str]) -> ReadResult:
         """Answer spans and calibrated answerability over ``passages`` (in prompt order)."""
-        return self.reader.read_from(await self._score([question] * len(passages), passages))
+        return self.reader.read_from(await self._score([question] * len(passages), passages), passages)
 
     def verify_blocking(self, question: str, claims: Sequence[str], passages: Sequence[str]) -> np.ndarray:
         """``verify`` for code running in a worker thread (the adjustment stage): waits on the batcher."""
