@@ -116,10 +116,12 @@ class Settings(BaseSettings):
         default=20, ge=1, le=200, description="Hybrid retrieval's top N that the grounding model reranks."
     )
     verify_threshold: float = Field(
-        default=0.5,
+        default=0.0,
         ge=0.0,
         le=1.0,
-        description="Grounding-model probability below which an answer sentence is unsupported.",
+        description="Grounding-model claim probability below which an answer sentence is unsupported; 0 (the "
+        "default) turns the model's sentence check off, since the packaged model's claim scores do not yet separate "
+        "supported from unsupported sentences (docs/evaluation.md); the citation check's word-level support remains.",
     )
 
     # --- adjustment stage ----------------------------------------------------------

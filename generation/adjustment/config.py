@@ -53,7 +53,7 @@ class AdjustmentConfig:
     # Also abstain when such a number or name is missing from the sentences around the answer's
     # evidence. Off by default: on the dev sample it refused 9 answerable questions per 14 unanswerable.
     key_terms_near_evidence: bool = False
-    # The grounding reader's verification probability below which an answer sentence is unsupported.
-    verify_threshold: float = 0.5
+    # The grounding reader's claim probability below which an answer sentence is unsupported; 0: not checked.
+    verify_threshold: float = 0.0
     # Sentences either side of the evidence sentence that count for question coverage.
     coverage_window: int = 1

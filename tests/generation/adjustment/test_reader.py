@@ -11,6 +11,7 @@ from grounding import GroundingReader
 from tests.generation.adjustment.helpers import abstention, hit, passages
 
 PIPE = build_default_pipeline(AdjustmentConfig())
+VERIFYING = build_default_pipeline(AdjustmentConfig(verify_threshold=0.5))
 LIGHTHOUSE = "The Zorblat lighthouse on Kelvin Island was built in 1887 by the engineer Marta Quill."
 HANDBOOK = (
     "Version 3, effective 1 January 2024. HR helpline: +44 20 7946 0000.\n"
@@ -19,7 +20,9 @@ HANDBOOK = (
 )
 
 
-def run(reader: GroundingReader, question: str, answer: str, texts: list[str], detail: str) -> AdjustedAnswer:
+def run(
+    reader: GroundingReader, question: str, answer: str, texts: list[str], detail: str, pipe: object = PIPE
+) -> AdjustedAnswer:
     hits = [hit(i + 1, f"doc-{i}", f"doc{i}.txt", None, 0, len(t), t) for i, t in enumerate(texts)]
     ctx = AdjustmentContext(
         question=question,
@@ -30,7 +33,7 @@ def run(reader: GroundingReader, question: str, answer: str, texts: list[str], d
         reader_threshold=reader.calibration.threshold,
         verify=reader.verify,
     )
-    return PIPE.run(ctx)
+    return pipe.run(ctx)  # type: ignore[attr-defined,no-any-return]
 
 
 def test_agrees_needs_the_span_words_in_order() -> None:
@@ -88,3 +91,11 @@ def test_without_a_reading_the_step_changes_nothing(detail: str) -> None:
     out = PIPE.run(ctx)
     assert "correct:reader_span" not in out.adjustments
     assert out.reader_check is None
+
+
+def test_model_verification_keeps_a_supported_sentence(grounding_reader: GroundingReader) -> None:
+    answer = "The Zorblat lighthouse was built by Marta Quill [1]."
+    out = run(grounding_reader, "Who built the Zorblat lighthouse?", answer, [LIGHTHOUSE], "normal", VERIFYING)
+    (sentence,) = out.sentences
+    assert sentence.supported
+    assert out.reader_check is not None and out.reader_check.unverified_sentences == 0
