@@ -72,7 +72,7 @@ class ReaderStep:
             disagrees = not (_phrase_agrees(state.answer, span_text) if short else agrees(state.answer, span_text))
             if disagrees or not state.answer.strip():
                 return self._correct(state, ctx, span, span_text, check)
-        if ctx.detail != "short" and ctx.verify is not None and state.sentences:
+        if ctx.detail != "short" and ctx.verify is not None and self.verify_threshold > 0 and state.sentences:
             return self._verify(state, ctx, check)
         return dataclasses.replace(state, reader_check=check)
 
