@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from benchmarks.server import running_server
+from app.testing import running_server
 
 KEY = "test-key"
 DOC = (
