@@ -115,7 +115,6 @@ class LocalGenerator:
         loaded: LoadedModel,
         *,
         max_batch_size: int = 32,
-        max_wait_ms: float = 5.0,
         max_queue: int = 256,
         on_batch: BatchObserver | None = None,
         kv_cache_tokens: int | None = None,
@@ -125,8 +124,6 @@ class LocalGenerator:
         Args:
             loaded: the model and tokenizer.
             max_batch_size: most requests decoded together in one step (1 serves them one at a time).
-            max_wait_ms: kept for interface parity with ``DynamicBatcher``; both engines admit new requests
-                at every step, so there is no batch-forming wait.
             max_queue: requests waiting plus running; one more raises ``OverloadedError``.
             on_batch: called after every engine step with (requests in the step, new tokens, seconds).
             kv_cache_tokens: KV-cache size in tokens (default: enough for ``max_batch_size`` requests of 1024
@@ -140,7 +137,6 @@ class LocalGenerator:
         self.model_name = loaded.name
         self.context_window = loaded.context_window
         self.max_batch_size = max_batch_size
-        self.max_wait_ms = max_wait_ms
         self.on_batch = on_batch
         self.kv_cache_tokens = kv_cache_tokens or max(max_batch_size * 1024, loaded.context_window + 512)
         self.engine_name = pick_engine(loaded, engine)
