@@ -8,16 +8,12 @@ request when the engine dies, so no caller waits forever. Under it a ``DecodeEng
 
 * GPU: transformers' continuous-batching manager (generation/continuous.py);
 * CPU: a small left-padded batch decoder (generation/padded.py). The manager's packed attention grows
-  with the square of the requests in flight without flash kernels, which made it slower than serving
-  one request at a time on CPU (benchmarks/generation_batching.py, benchmarks/ask_throughput.py).
+  with the square of the requests in flight without flash kernels, which makes it slower than serving
+  one request at a time on CPU.
 
 Both admit new requests at every decode step, so a request never waits for a whole batch to finish.
-Measured on an H200 with a 1.1B Llama (64 new tokens, benchmarks/ask_throughput.py, each server alone on
-the GPU): at 64 streaming clients the padded decoder gave 615 tokens/s against 553 for the manager, at 16
-clients 190 against 216 (the manager's p50 latency 4.7 s against 8.0 s); with that split the manager
-stays the GPU default. The padded decoder's figure is after it learned to prefill newcomers that arrive
-together in one forward: before, one forward per newcomer, it gave 346 against 433 for the manager (that
-run had three servers sharing the GPU, so the two runs are not a clean before and after).
+Either engine can be chosen on either device (``RAG_BATCH_ENGINE``); docs/evaluation.md has the
+measurements behind the defaults.
 """
 
 from __future__ import annotations
