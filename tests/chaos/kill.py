@@ -119,6 +119,15 @@ class KillReport:
     startup_seconds: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
+    def add_restart(self, rep: KillReport, label: str) -> None:
+        """Count one restart's checks (``verify``); its failures are prefixed with ``label``."""
+        self.restarts_checked += 1
+        self.listed_checks += rep.listed_checks
+        self.search_checks += rep.search_checks
+        self.unacked_but_stored = rep.unacked_but_stored
+        self.chunks_without_marker = rep.chunks_without_marker
+        self.failures.extend(f"{label}: {f}" for f in rep.failures)
+
     def summary(self) -> dict[str, Any]:
         s = sorted(self.startup_seconds)
         return {
@@ -345,12 +354,7 @@ def run_kill_test(
         recent = acked[checked_upto:]
         rep = verify(server.url, data_dir, acked, recent, sample, rng)
         checked_upto = len(acked)
-        report.restarts_checked += 1
-        report.listed_checks += rep.listed_checks
-        report.search_checks += rep.search_checks
-        report.unacked_but_stored = rep.unacked_but_stored
-        report.chunks_without_marker = rep.chunks_without_marker
-        report.failures.extend(f"after kill {report.kills}: {f}" for f in rep.failures)
+        report.add_restart(rep, f"after kill {report.kills}")
         ingester = Ingester(server.url, rng, len(acked) + 10_000 * report.kills, acked)
         ingester.start()
         time.sleep(rng.uniform(0.05, max_delay_s))
@@ -372,12 +376,7 @@ def run_kill_test(
         server.kill()
     else:
         rep = verify(server.url, data_dir, acked, list(acked), 0, rng)
-        report.restarts_checked += 1
-        report.listed_checks += rep.listed_checks
-        report.search_checks += rep.search_checks
-        report.unacked_but_stored = rep.unacked_but_stored
-        report.chunks_without_marker = rep.chunks_without_marker
-        report.failures.extend(f"final: {f}" for f in rep.failures)
+        report.add_restart(rep, "final")
         server.stop()
     report.acked = len(acked)
     return report
