@@ -93,7 +93,7 @@ class AskService:
         else:
             learned = self.feedback.collection_defaults(tenant, collection or s.default_collection).detail
             detail, from_feedback = (learned, True) if learned else (s.detail, False)
-        enabled = set(s.adjustment_steps())
+        enabled: set[str] = set(s.adjustments)
         for name, on in (req.adjustments or {}).items():
             (enabled.add if on else enabled.discard)(name)
         return AskPlan(

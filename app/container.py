@@ -34,8 +34,8 @@ def adjustment_config(s: Settings) -> AdjustmentConfig:
     return AdjustmentConfig(
         unsupported=s.unsupported_sentences,
         support_threshold=s.support_threshold,
-        blocked_terms=tuple(t.strip() for t in s.blocked_terms.split(",") if t.strip()),
-        blocked_patterns=tuple(p for p in s.blocked_patterns.split(";;") if p.strip()),
+        blocked_terms=tuple(s.blocked_terms),
+        blocked_patterns=tuple(s.blocked_patterns),
         redact_pii=s.redact_pii,
         min_relevance=s.min_relevance,
         min_question_coverage=s.min_question_coverage,
@@ -66,7 +66,6 @@ def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = 
     return LocalGenerator(
         loaded,
         max_batch_size=s.max_batch_size,
-        max_wait_ms=s.max_batch_wait_ms,
         max_queue=s.max_queue,
         on_batch=metrics.observe_batch,
         engine=s.batch_engine,
@@ -89,7 +88,7 @@ class Services:
         s = self.settings
         s.index_dir.mkdir(parents=True, exist_ok=True)
         self.keys = KeyStore(s.store_path)
-        self.auth = Authenticator(s.api_key_pairs(), self.keys)
+        self.auth = Authenticator(s.api_keys, self.keys)
         self.rate_limiter = RateLimiter(s.rate_limit)
         if self.encoder is None:
             self.encoder = SentenceTransformerEncoder(

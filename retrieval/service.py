@@ -81,9 +81,8 @@ class _Prepared:
 class RetrievalService:
     """Documents, chunks and their indexes for many tenants. Thread-safe once ``load`` has run.
 
-    ``ann_threshold`` defaults to 100k vectors per tenant: on 2 CPU cores exact search of 384-d
-    vectors costs ~7.5 ms at 50k and ~70 ms at 200k per query against ~1 ms for HNSW, so near 100k
-    exact search alone costs as much as encoding the query (~15 ms); see benchmarks/ann_threshold.py.
+    ``ann_threshold``: the vector count per tenant at which "auto" switches from exact search to HNSW,
+    about where exact search alone costs as much as encoding the query (benchmarks/ann_threshold.py).
     ``save_interval_s`` <= 0 disables the background snapshots (indexes are then saved on ``close``).
     """
 

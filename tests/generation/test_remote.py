@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from benchmarks.server import ROOT, free_port
+from app.testing import ServerProcess, free_port
 from generation.errors import BackendError, BackendTimeoutError, OverloadedError
 from generation.remote import RemoteGenerator
 from generation.types import GenerationParams, StreamChunk
@@ -45,61 +41,22 @@ MESSAGES = [
 # --- a real instance of this service in a subprocess ------------------------------------
 
 
-@dataclass
-class Instance:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
+Instances = tuple[ServerProcess, str, ServerProcess]
+"""(backend instance, its generator's model id, frontend instance using it as remote generator)."""
 
 
-def _spawn(tmp: Path, name: str, env: dict[str, str]) -> Instance:
-    port = free_port()
-    log = tmp / f"{name}.log"
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAG_INDEX_DIR": str(tmp / name), **env}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Instance(proc, f"http://127.0.0.1:{port}", log)
-
-
-def _wait_ready(inst: Instance, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if inst.proc.poll() is not None:
-            raise RuntimeError(f"server exited:\n{inst.log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{inst.url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"server did not become ready:\n{inst.log.read_text()[-4000:]}")
-        time.sleep(0.5)
-
-
-def _stop(inst: Instance) -> None:
-    if inst.proc.poll() is None:
-        inst.proc.terminate()
-        try:
-            inst.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            inst.proc.kill()
-            inst.proc.wait()
+def _spawn(tmp: Path, name: str, env: dict[str, str]) -> ServerProcess:
+    return ServerProcess(tmp / name, tmp / f"{name}.log", env)
 
 
 @pytest.fixture(scope="module")
-def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, str, Instance]]:
+def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instances]:
     """(backend instance, its generator's model id, frontend instance using it as remote generator)."""
     tmp = tmp_path_factory.mktemp("remote")
     backend = _spawn(tmp, "backend", {})
-    frontend: Instance | None = None
+    frontend: ServerProcess | None = None
     try:
-        _wait_ready(backend)
+        backend.ready_or_raise(300)
         models = httpx.get(f"{backend.url}/v1/models", timeout=10).json()["data"]
         model_id = next(m["id"] for m in models if m["kind"] == "chat")
         frontend = _spawn(
@@ -113,12 +70,12 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instan
                 "RAG_INDEX_SAVE_INTERVAL_S": "0",
             },
         )
-        _wait_ready(frontend)
+        frontend.ready_or_raise(300)
         yield backend, model_id, frontend
     finally:
         for inst in (frontend, backend):
             if inst is not None:
-                _stop(inst)
+                inst.stop()
 
 
 # --- a tiny real server for scripted failures ---------------------------------------------
@@ -332,7 +289,7 @@ def test_not_started_is_a_clear_error() -> None:
 # --- against a real second instance of this service --------------------------------------
 
 
-def test_generate_and_stream_against_a_real_instance(instances: tuple[Instance, str, Instance]) -> None:
+def test_generate_and_stream_against_a_real_instance(instances: Instances) -> None:
     backend, model_id, _ = instances
     gen = RemoteGenerator(base_url=f"{backend.url}/v1", model=model_id)
     params = GenerationParams(max_new_tokens=8)
@@ -349,7 +306,7 @@ def test_generate_and_stream_against_a_real_instance(instances: tuple[Instance, 
     assert 0 < final.completion_tokens <= 8
 
 
-def test_service_with_remote_backend_answers_ask(instances: tuple[Instance, str, Instance]) -> None:
+def test_service_with_remote_backend_answers_ask(instances: Instances) -> None:
     _, _, frontend = instances
     with httpx.Client(base_url=frontend.url, timeout=120) as client:
         doc = b"The Lighthouse Museum opens at 9 am every day. It was founded in 1921 by Ada Bellamy."
@@ -361,7 +318,7 @@ def test_service_with_remote_backend_answers_ask(instances: tuple[Instance, str,
         assert body["usage"]["completion_tokens"] > 0
 
 
-def test_backend_killed_mid_stream_then_frontend_answers_502(instances: tuple[Instance, str, Instance]) -> None:
+def test_backend_killed_mid_stream_then_frontend_answers_502(instances: Instances) -> None:
     """Runs last: it kills the backend instance."""
     backend, model_id, frontend = instances
     gen = RemoteGenerator(base_url=f"{backend.url}/v1", model=model_id, retries=2, backoff_s=0.01)
