@@ -13,11 +13,11 @@ from typing import IO, Any
 import numpy as np
 
 from app.ask import AskService
+from app.feedback import FeedbackStore
 from app.keys import Authenticator, KeyStore
 from app.metrics import Metrics
 from app.ratelimit import RateLimiter
 from app.settings import Settings
-from generation.adjustment.feedback import FeedbackStore
 from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
 from generation.batching import DynamicBatcher
 from generation.engine import Generator, LocalGenerator
