@@ -75,7 +75,8 @@ def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = 
 
 @dataclass
 class Services:
-    """Everything the routes need. Cheap to construct; ``load()`` pays for the models."""
+    """Everything the routes need. Cheap to construct, and touches no file: ``load_store()`` creates the data
+    folder, ``load()`` pays for the models."""
 
     settings: Settings
     # Already-loaded models may be handed in (tests, embedding the service); otherwise load() builds them.
@@ -87,7 +88,6 @@ class Services:
 
     def __post_init__(self) -> None:
         s = self.settings
-        s.index_dir.mkdir(parents=True, exist_ok=True)
         self.keys = KeyStore(s.store_path)
         self.auth = Authenticator(s.api_key_pairs(), self.keys)
         self.rate_limiter = RateLimiter(s.rate_limit)
@@ -171,6 +171,7 @@ class Services:
 
     def load_store(self) -> None:
         """Blocking: the store and indexes only (what direct ingestion needs)."""
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
         self._take_writer_lock()
         self.retrieval.load()
 
