@@ -13,9 +13,9 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidRequestError, RequestTimeoutError
+from app.feedback import FeedbackStore
 from app.schemas import AskRequest, AskResponse
 from app.settings import Settings
-from generation.adjustment.feedback import FeedbackStore
 from generation.adjustment.pipeline import AdjustmentPipeline
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, SourcePassage
 from generation.engine import Generator

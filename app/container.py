@@ -13,11 +13,11 @@ from typing import IO, Any
 import numpy as np
 
 from app.ask import AskService
+from app.feedback import FeedbackStore
 from app.keys import Authenticator, KeyStore
 from app.metrics import Metrics
 from app.ratelimit import RateLimiter
 from app.settings import Settings
-from generation.adjustment.feedback import FeedbackStore
 from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
 from generation.batching import DynamicBatcher
 from generation.engine import Generator, LocalGenerator
@@ -74,7 +74,8 @@ def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = 
 
 @dataclass
 class Services:
-    """Everything the routes need. Cheap to construct; ``load()`` pays for the models."""
+    """Everything the routes need. Cheap to construct, and touches no file: ``load_store()`` creates the data
+    folder, ``load()`` pays for the models."""
 
     settings: Settings
     # Already-loaded models may be handed in (tests, embedding the service); otherwise load() builds them.
@@ -86,7 +87,6 @@ class Services:
 
     def __post_init__(self) -> None:
         s = self.settings
-        s.index_dir.mkdir(parents=True, exist_ok=True)
         self.keys = KeyStore(s.store_path)
         self.auth = Authenticator(s.api_keys, self.keys)
         self.rate_limiter = RateLimiter(s.rate_limit)
@@ -170,6 +170,7 @@ class Services:
 
     def load_store(self) -> None:
         """Blocking: the store and indexes only (what direct ingestion needs)."""
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
         self._take_writer_lock()
         self.retrieval.load()
 

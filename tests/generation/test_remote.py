@@ -1,4 +1,4 @@
-"""RemoteGenerator against real HTTP servers.
+"""RemoteGenerator (over the openai client) against real HTTP servers.
 
 * a second instance of this service, started as a subprocess (the real model behind it);
 * a tiny Starlette app under uvicorn in a thread, for the failures a healthy server never shows on cue
@@ -108,16 +108,18 @@ class ScriptedBackend:
         self.attempts[model] += 1
         if model.startswith("flaky-"):  # "flaky-N": N answers of 503, then success
             if self.attempts[model] <= int(model.split("-")[1]):
-                return JSONResponse({"error": {"message": "warming up"}}, status_code=503, headers={"Retry-After": "3"})
+                return JSONResponse({"error": {"message": "warming up"}}, status_code=503, headers={"Retry-After": "2"})
         elif model == "down":
             return JSONResponse({"error": {"message": "model crashed"}}, status_code=500)
         elif model == "bad-request":
             return JSONResponse({"error": {"message": "max_tokens is too large"}}, status_code=400)
         elif model == "garbage":
             return PlainTextResponse("<html>502 from some proxy</html>")
-        elif model == "slow":
+        elif model.startswith("slow"):
             await asyncio.sleep(10)
-        elif model in ("drop", "stall", "no-done"):
+        elif model == "auth":  # answers with the Authorization header it received
+            return JSONResponse(_completion(request.headers.get("authorization", "(none)")))
+        elif model in ("drop", "stall", "no-done", "error-event"):
             return StreamingResponse(self._broken_stream(model), media_type="text/event-stream")
         if body.get("stream"):
             return StreamingResponse(self._good_stream(), media_type="text/event-stream")
@@ -137,6 +139,8 @@ class ScriptedBackend:
             raise RuntimeError("simulated backend crash")
         if how == "stall":
             await asyncio.sleep(10)
+        if how == "error-event":  # OpenAI-style in-band error after a 200 status line
+            yield b'data: {"error": {"message": "out of memory"}}\n\n'
         # "no-done": the body just ends, with no finish_reason and no [DONE].
 
 
@@ -179,21 +183,21 @@ async def _collect(gen: RemoteGenerator, params: GenerationParams, got: list[Str
 
 
 def test_connection_refused_is_retried_then_backend_error() -> None:
-    gen = RemoteGenerator(base_url=f"http://127.0.0.1:{free_port()}/v1", retries=2, backoff_s=0.01)
+    gen = RemoteGenerator(base_url=f"http://127.0.0.1:{free_port()}/v1", retries=2)
     with pytest.raises(BackendError, match="after 3 attempts") as info:
         _run(gen, lambda: gen.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
     assert not isinstance(info.value, BackendTimeoutError)
     assert "ConnectError" in info.value.message
     assert gen.queue_depth() == 0
 
-    stream_gen = RemoteGenerator(base_url=f"http://127.0.0.1:{free_port()}/v1", retries=1, backoff_s=0.01)
+    stream_gen = RemoteGenerator(base_url=f"http://127.0.0.1:{free_port()}/v1", retries=1)
     with pytest.raises(BackendError, match="after 2 attempts"):
         _run(stream_gen, lambda: _collect(stream_gen, GenerationParams(max_new_tokens=4), []))
 
 
 def test_5xx_is_retried_until_it_succeeds(scripted: tuple[ScriptedBackend, str]) -> None:
     backend, url = scripted
-    gen = RemoteGenerator(base_url=url, model="flaky-2", retries=2, backoff_s=0.01)
+    gen = RemoteGenerator(base_url=url, model="flaky-2", retries=2)
     result = _run(gen, lambda: gen.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
     assert result.text == "Paris."
     assert (result.prompt_tokens, result.completion_tokens) == (7, 2)  # the backend's usage, not an estimate
@@ -202,13 +206,13 @@ def test_5xx_is_retried_until_it_succeeds(scripted: tuple[ScriptedBackend, str])
 
 def test_persistent_overload_and_5xx_give_up_after_retries(scripted: tuple[ScriptedBackend, str]) -> None:
     backend, url = scripted
-    gen = RemoteGenerator(base_url=url, model="flaky-5", retries=1, backoff_s=0.01)
+    gen = RemoteGenerator(base_url=url, model="flaky-5", retries=1)
     with pytest.raises(OverloadedError) as overloaded:
         _run(gen, lambda: gen.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
-    assert overloaded.value.retry_after == 3.0 and "warming up" in overloaded.value.message
+    assert overloaded.value.retry_after == 2.0 and "warming up" in overloaded.value.message
     assert backend.attempts["flaky-5"] == 2
 
-    down = RemoteGenerator(base_url=url, model="down", retries=1, backoff_s=0.01)
+    down = RemoteGenerator(base_url=url, model="down", retries=1)
     with pytest.raises(BackendError, match=r"HTTP 500.*model crashed"):
         _run(down, lambda: down.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
     assert backend.attempts["down"] == 2
@@ -217,7 +221,7 @@ def test_persistent_overload_and_5xx_give_up_after_retries(scripted: tuple[Scrip
 def test_4xx_and_garbage_are_backend_errors_without_retry(scripted: tuple[ScriptedBackend, str]) -> None:
     backend, url = scripted
     for model, pattern in (("bad-request", r"HTTP 400.*max_tokens is too large"), ("garbage", "unreadable")):
-        gen = RemoteGenerator(base_url=url, model=model, retries=3, backoff_s=0.01)
+        gen = RemoteGenerator(base_url=url, model=model, retries=3)
         with pytest.raises(BackendError, match=pattern):
             _run(gen, lambda gen=gen: gen.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
         assert backend.attempts[model] == 1
@@ -239,7 +243,7 @@ def test_stream_broken_off_midway_is_backend_error_and_not_retried(
     scripted: tuple[ScriptedBackend, str], how: str
 ) -> None:
     backend, url = scripted
-    gen = RemoteGenerator(base_url=url, model=how, retries=3, backoff_s=0.01)
+    gen = RemoteGenerator(base_url=url, model=how, retries=3)
     got: list[StreamChunk] = []
     with pytest.raises(BackendError) as info:
         _run(gen, lambda: _collect(gen, GenerationParams(max_new_tokens=4), got))
@@ -249,11 +253,34 @@ def test_stream_broken_off_midway_is_backend_error_and_not_retried(
     assert gen.queue_depth() == 0
 
 
-def test_timeouts_are_backend_timeout_errors(scripted: tuple[ScriptedBackend, str]) -> None:
+def test_in_band_stream_error_is_backend_error(scripted: tuple[ScriptedBackend, str]) -> None:
+    backend, url = scripted
+    gen = RemoteGenerator(base_url=url, model="error-event", retries=2)
+    got: list[StreamChunk] = []
+    with pytest.raises(BackendError, match="out of memory"):
+        _run(gen, lambda: _collect(gen, GenerationParams(max_new_tokens=4), got))
+    assert [c.delta for c in got] == ["Par", "is"]
+    assert backend.attempts["error-event"] == 1
+
+
+def test_api_key_is_sent_and_the_environment_key_never_is(
+    scripted: tuple[ScriptedBackend, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, url = scripted
-    gen = RemoteGenerator(base_url=url, model="slow", timeout_s=0.5, retries=2)
-    with pytest.raises(BackendTimeoutError):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-this-server")
+    keyed = RemoteGenerator(base_url=url, model="auth", api_key="k1")
+    assert _run(keyed, lambda: keyed.generate(MESSAGES, GenerationParams(max_new_tokens=4))).text == "Bearer k1"
+    keyless = RemoteGenerator(base_url=url, model="auth")
+    sent = _run(keyless, lambda: keyless.generate(MESSAGES, GenerationParams(max_new_tokens=4))).text
+    assert "sk-not-for-this-server" not in sent
+
+
+def test_timeouts_are_retried_then_backend_timeout_errors(scripted: tuple[ScriptedBackend, str]) -> None:
+    backend, url = scripted
+    gen = RemoteGenerator(base_url=url, model="slow-retried", timeout_s=0.5, retries=2)
+    with pytest.raises(BackendTimeoutError, match="after 3 attempts"):
         _run(gen, lambda: gen.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
+    assert backend.attempts["slow-retried"] == 3
 
     stalled = RemoteGenerator(base_url=url, model="stall", timeout_s=0.5)
     got: list[StreamChunk] = []
@@ -321,7 +348,7 @@ def test_service_with_remote_backend_answers_ask(instances: Instances) -> None:
 def test_backend_killed_mid_stream_then_frontend_answers_502(instances: Instances) -> None:
     """Runs last: it kills the backend instance."""
     backend, model_id, frontend = instances
-    gen = RemoteGenerator(base_url=f"{backend.url}/v1", model=model_id, retries=2, backoff_s=0.01)
+    gen = RemoteGenerator(base_url=f"{backend.url}/v1", model=model_id, retries=2)
     messages = [{"role": "user", "content": "Count from 1 to 200, separated by commas."}]
     got: list[StreamChunk] = []
 
