@@ -178,8 +178,22 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def describe_malformed_json(body: object, position: int, reason: str) -> str:
+    """Where a JSON body stops parsing: line, column and character offset, with the parser's reason."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body if isinstance(body, str) else ""
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return f"the body is not valid JSON: {reason} at line {line}, column {column} (character {position})"
+
+
 async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if errors and errors[0].get("type") == "json_invalid":
+        loc = errors[0].get("loc", ())
+        position = loc[-1] if loc and isinstance(loc[-1], int) else 0
+        reason = str((errors[0].get("ctx") or {}).get("error") or "JSON decode error")
+        return error_response(request, 422, "invalid_request", describe_malformed_json(exc.body, position, reason))
     return error_response(request, 422, "invalid_request", _describe_validation(exc))
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.container import Services
 from app.errors import install_error_handlers
@@ -64,11 +65,13 @@ def create_app(
                     await task
             await services.stop()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc load their scripts from the installed fastapi-offline package, not a CDN.
+    app = FastAPIOffline(
         title="RAG service",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # the validator badge would call an outside host
     )
     app.state.services = services
     install_error_handlers(app)

@@ -71,10 +71,13 @@ class Settings(BaseSettings):
     max_chunks_per_document: int = Field(default=20_000, ge=1)
     # Seconds a single PDF may take to parse.
     pdf_timeout_s: float = Field(default=30.0, gt=0)
+    # Most characters of a document's text that GET /documents/{id}/text returns in one response.
+    max_text_chars: int = Field(default=100_000, ge=1)
 
     # --- generation ----------------------------------------------------------------
-    # Default and largest number of new tokens per answer.
+    # New tokens an answer may have when the request does not say (`max_new_tokens`/`max_tokens`).
     max_new_tokens: int = Field(default=128, ge=1)
+    # Most new tokens any request may ask for; a request over it is refused with 422.
     max_new_tokens_cap: int = Field(default=512, ge=1)
     # Default sampling temperature; 0 means greedy decoding.
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
@@ -147,7 +150,9 @@ class Settings(BaseSettings):
     rate_limit: str = ""
     # Tenant used when the service runs without keys.
     default_tenant: str = "default"
-    # Collection used when a request names none.
+    # Collection that uploads (/ingest, `rag ingest`) go into when they name none, and whose feedback
+    # defaults /ask uses when it names none. /search, /ask and /documents look in every collection when a
+    # request names none (the web page says "all").
     default_collection: str = "default"
 
     @field_validator("chunk_overlap")

@@ -57,6 +57,7 @@ from app.openai_schemas import (
     now,
     rag_finish_reason,
 )
+from app import openapi_examples as ex
 from app.routes.ask import until_disconnected
 from app.schemas import AskResponse, error_responses
 from generation.engine import Generator
@@ -68,7 +69,7 @@ _STARTED = now()
 
 _STREAM_DOC = {
     "description": "With `stream: true`: `data: {chat.completion.chunk}` server-sent events, then `data: [DONE]`.",
-    "content": {"text/event-stream": {}},
+    "content": {"text/event-stream": {"example": ex.CHAT_STREAM}},
 }
 
 
