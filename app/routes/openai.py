@@ -36,6 +36,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from app import openapi_examples as ex
 from app.ask import AskPlan, AskService
 from app.container import Services
 from app.deps import ServicesDep, TenantDep
@@ -57,7 +58,6 @@ from app.openai_schemas import (
     now,
     rag_finish_reason,
 )
-from app import openapi_examples as ex
 from app.routes.ask import until_disconnected
 from app.schemas import AskResponse, error_responses
 from generation.engine import Generator
