@@ -7,6 +7,7 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,7 +44,7 @@ def _options(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the traceback when a command fails")] = False,
 ) -> None:
     global _verbose
-    _verbose = verbose
+    _verbose = _verbose or verbose
 
 
 def iter_files(paths: list[Path]) -> Iterator[Path]:
@@ -57,14 +58,21 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
             raise typer.BadParameter(f"{path} does not exist")
 
 
-def _progress() -> Progress:
-    return Progress(
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=console,
     )
+    with progress:
+        try:
+            yield progress
+        except BaseException:
+            progress.live.transient = True  # on failure the bar goes, and only the error line is left
+            raise
 
 
 @cli.command()
@@ -306,8 +314,12 @@ def keys_revoke(
 
 def main() -> None:
     """Run the command; a failure prints one line with a hint (and the traceback with --verbose)."""
+    global _verbose
+    args = sys.argv[1:]
+    # --verbose works after the command too (`rag ask "..." --verbose`), not only before it.
+    _verbose = "--verbose" in args
     try:
-        cli()
+        cli(args=[a for a in args if a != "--verbose"], prog_name="rag")
     except Exception as exc:
         if _verbose:
             traceback.print_exception(exc)

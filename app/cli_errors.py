@@ -38,7 +38,7 @@ def _url_of(exc: httpx.RequestError) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc).strip()) or type(exc).__name__
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc).strip()).rstrip(".") or type(exc).__name__
     return text[0].lower() + text[1:]
 
 
@@ -65,6 +65,8 @@ def server_error(resp: httpx.Response) -> CliError:
         return CliError(text, "it is still starting; wait until GET /readyz answers 200, then try again")
     if status in (429, 503):
         return CliError(text, f"try again in {retry} s" if retry else "try again shortly")
+    if status == 404 and code == "not_found":
+        return CliError(text, "check --url: it is the service's base URL, such as http://127.0.0.1:8000")
     if status >= 500:
         return CliError(text, f"the server's log has the details under request id {rid}" if rid else VERBOSE_HINT)
     return CliError(text, "fix the request as the message says")
