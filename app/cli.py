@@ -55,7 +55,7 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
         elif path.is_file():
             yield path
         else:
-            raise typer.BadParameter(f"{path} does not exist")
+            raise CliError(f"{path} does not exist", "check the path")
 
 
 @contextmanager
@@ -103,8 +103,7 @@ def ingest(
     """Ingest a folder or files, with a progress bar: directly into the store, or over HTTP with --url."""
     files = list(iter_files(paths))
     if not files:
-        console.print("no supported files found")
-        raise typer.Exit(1)
+        raise CliError("no supported files found", f"rag ingest reads {', '.join(sorted(SUPPORTED))} files")
     stored = deduplicated = failed = chunks = 0
     with _progress() as progress:
         task = progress.add_task("ingesting", total=len(files))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from pydantic import ValidationError
@@ -101,10 +100,3 @@ def describe(exc: BaseException) -> CliError:
         return CliError(f"{exc.strerror or 'cannot open'}: {exc.filename}", "check the path")
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return CliError(f"{type(exc).__name__}: {message}")
-
-
-def json_or_none(resp: httpx.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return None

@@ -23,7 +23,7 @@ import collections
 import json
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -172,7 +172,3 @@ def report_row(
     if error is not None:
         row["error"] = error
     return row
-
-
-def outcome_counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    return dict(collections.Counter(str(r["outcome"]) for r in rows))

@@ -105,3 +105,9 @@ def test_bad_question_file(tmp_path: Path) -> None:
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"question": "Who?", "answer": "Quill"}\n{"question": "When?"}\n')
     assert_one_line(rag("eval", str(questions)), "line 2", '"answer"')
+
+
+def test_missing_paths(tmp_path: Path) -> None:
+    assert_one_line(rag("ingest", str(tmp_path / "nowhere")), "nowhere does not exist")
+    (tmp_path / "picture.png").write_bytes(b"\x89PNG")
+    assert_one_line(rag("ingest", str(tmp_path)), "no supported files", ".pdf")
