@@ -65,8 +65,10 @@ def create_app(
                     await task
             await services.stop()
 
-    # Swagger UI and ReDoc load their scripts from the installed fastapi-offline package, not a CDN.
+    # Swagger UI loads its script and style sheet from the installed fastapi-offline package, not a CDN.
+    # No ReDoc: its page fetches its logo from the vendor's CDN.
     app = FastAPIOffline(
+        redoc_url=None,
         title="RAG service",
         version="0.1.0",
         description=DESCRIPTION,

@@ -125,6 +125,7 @@ def test_docs_page_renders_offline(server: str) -> None:
         try:
             page = browser.new_page()
             page.set_default_timeout(STEP_TIMEOUT_MS)
+            sync_api.expect.set_options(timeout=STEP_TIMEOUT_MS)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             outside = _only_own_origin(page, server)
@@ -132,13 +133,9 @@ def test_docs_page_renders_offline(server: str) -> None:
             routes = page.locator(".opblock-summary-path")
             sync_api.expect(routes.first).to_be_visible()
             shown = set(routes.all_text_contents())
-            paths = set(httpx.get(f"{server}/openapi.json").json()["paths"])
+            paths = set(httpx.get(f"{server}/openapi.json", timeout=60).json()["paths"])
             assert {p.replace("\u200b", "") for p in shown} >= paths - {"/"}, shown
             assert "/documents/{document_id}/text" in {p.replace("\u200b", "") for p in shown}
-            assert not outside and not errors, (outside, errors)
-
-            page.goto(server + "/redoc", wait_until="load")
-            sync_api.expect(page.get_by_text("/documents/{document_id}/text").first).to_be_attached()
             assert not outside and not errors, (outside, errors)
         finally:
             browser.close()
