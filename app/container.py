@@ -13,6 +13,7 @@ from typing import IO, Any
 import numpy as np
 
 from app.ask import AskService
+from app.errors import DataFolderInUseError
 from app.feedback import FeedbackStore
 from app.keys import Authenticator, KeyStore
 from app.metrics import Metrics
@@ -156,10 +157,7 @@ class Services:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             handle.close()
-            raise RuntimeError(
-                f"another process is using {self.settings.index_dir}; stop it, or ingest through it "
-                "with `rag ingest --url`"
-            ) from exc
+            raise DataFolderInUseError(self.settings.index_dir) from exc
         self._lock_handle = handle
 
     def release_writer_lock(self) -> None:

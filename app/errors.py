@@ -11,6 +11,7 @@ where an error kind becomes a status code. Every error body has the shape::
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,14 @@ from generation import errors as gen
 from retrieval import errors as ret
 
 logger = logging.getLogger(__name__)
+
+
+class DataFolderInUseError(RuntimeError):
+    """Another process (a running server, or another `rag ingest`) holds the data folder's writer lock."""
+
+    def __init__(self, index_dir: Path) -> None:
+        super().__init__(f"another process is using {index_dir}; stop it, or ingest through it with `rag ingest --url`")
+        self.index_dir = index_dir
 
 
 class AppError(Exception):
@@ -184,8 +193,22 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def describe_malformed_json(body: object, position: int, reason: str) -> str:
+    """Where a JSON body stops parsing: line, column and character offset, with the parser's reason."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body if isinstance(body, str) else ""
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return f"the body is not valid JSON: {reason} at line {line}, column {column} (character {position})"
+
+
 async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if errors and errors[0].get("type") == "json_invalid":
+        loc = errors[0].get("loc", ())
+        position = loc[-1] if loc and isinstance(loc[-1], int) else 0
+        reason = str((errors[0].get("ctx") or {}).get("error") or "JSON decode error")
+        return error_response(request, 422, "invalid_request", describe_malformed_json(exc.body, position, reason))
     return error_response(request, 422, "invalid_request", _describe_validation(exc))
 
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.container import Services
 from app.errors import install_error_handlers
@@ -69,11 +70,15 @@ def create_app(
                     await task
             await services.stop()
 
-    app = FastAPI(
+    # Swagger UI loads its script and style sheet from the installed fastapi-offline package, not a CDN.
+    # No ReDoc: its page fetches its logo from the vendor's CDN.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="RAG service",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # the validator badge would call an outside host
     )
     app.state.services = services
     install_error_handlers(app)

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     max_chars: int = Field(default=5_000_000, ge=1, description="Most extracted characters per document.")
     max_chunks_per_document: int = Field(default=20_000, ge=1, description="Most chunks per document.")
     pdf_timeout_s: float = Field(default=30.0, gt=0, description="Seconds a single PDF may take to parse.")
+    max_text_chars: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most characters of a document's text that GET /documents/{id}/text returns in one response.",
+    )
 
     # --- generation ----------------------------------------------------------------
     max_new_tokens: int = Field(
@@ -265,7 +270,12 @@ class Settings(BaseSettings):
         "Empty disables.",
     )
     default_tenant: str = Field(default="default", description="Tenant used when the service runs without keys.")
-    default_collection: str = Field(default="default", description="Collection used when a request names none.")
+    default_collection: str = Field(
+        default="default",
+        description="Collection that uploads go into when they name none, and whose feedback defaults /ask uses "
+        'when it names none. /search, /ask and /documents look in every collection when a request names none (the '
+        'web page says "all").',
+    )
 
     @field_validator("chunk_overlap")
     @classmethod

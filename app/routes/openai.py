@@ -36,6 +36,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from app import openapi_examples as ex
 from app.ask import AskPlan, AskService
 from app.container import Services
 from app.deps import ServicesDep, TenantDep
@@ -68,7 +69,7 @@ _STARTED = now()
 
 _STREAM_DOC = {
     "description": "With `stream: true`: `data: {chat.completion.chunk}` server-sent events, then `data: [DONE]`.",
-    "content": {"text/event-stream": {}},
+    "content": {"text/event-stream": {"example": ex.CHAT_STREAM}},
 }
 
 
