@@ -273,7 +273,7 @@ class Settings(BaseSettings):
     default_collection: str = Field(
         default="default",
         description="Collection that uploads go into when they name none, and whose feedback defaults /ask uses "
-        'when it names none. /search, /ask and /documents look in every collection when a request names none (the '
+        "when it names none. /search, /ask and /documents look in every collection when a request names none (the "
         'web page says "all").',
     )
 
