@@ -13,6 +13,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidRequestError, RequestTimeoutError
+from app.pg_feedback import PostgresFeedbackStore
 from app.schemas import AskRequest, AskResponse
 from app.settings import Settings
 from generation.adjustment.feedback import FeedbackStore
@@ -59,7 +60,7 @@ class AskService:
         retrieval: RetrievalService,
         generator: Generator,
         adjuster: AdjustmentPipeline,
-        feedback: FeedbackStore,
+        feedback: FeedbackStore | PostgresFeedbackStore,
         embed_query: Callable[[str], Awaitable[np.ndarray]],
         embed_texts: Callable[[Sequence[str]], np.ndarray],
     ) -> None:

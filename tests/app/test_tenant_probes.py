@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.tenant_probes import API_KEYS, run_probes
-from tests.app.conftest import MakeClient
+from tests.app.conftest import BACKENDS, MakeClient
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS)
 
 
 def test_tenant_b_never_reaches_tenant_a(make_client: MakeClient) -> None:
