@@ -10,6 +10,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -19,7 +20,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-UNPRIVILEGED_USER = "nobody"
+UNPRIVILEGED_USERS = ("nobody", "rag-postgres")
+
+
+def _unprivileged_user() -> str:
+    """An existing unprivileged account, or one made for the purpose (we are root here)."""
+    for name in UNPRIVILEGED_USERS:
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    name = UNPRIVILEGED_USERS[-1]
+    subprocess.run(["useradd", "--system", "--no-create-home", name], check=True, capture_output=True)
+    return name
 
 
 def binaries() -> Path | None:
@@ -45,7 +59,7 @@ class PostgresServer:
         self.root = Path(tempfile.mkdtemp(prefix="rag-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
-        self.user: str | None = UNPRIVILEGED_USER if os.geteuid() == 0 else None
+        self.user: str | None = _unprivileged_user() if os.geteuid() == 0 else None
         self.process: subprocess.Popen[bytes] | None = None
 
     def _run_as(self) -> dict[str, object]:
@@ -101,7 +115,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()  # smart shutdown would wait for clients; SIGTERM is "smart"
+            # SIGINT is PostgreSQL's "fast" shutdown: SIGTERM ("smart") would wait for pooled clients to leave.
+            self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -80,7 +80,7 @@ class Database:
         *,
         min_size: int = 1,
         max_size: int = 10,
-        pool_timeout_s: float = 5.0,
+        pool_timeout_s: float = 3.0,
         connect_timeout_s: float = 5.0,
     ) -> None:
         self.url = url
