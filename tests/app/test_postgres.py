@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
@@ -36,7 +38,11 @@ def test_an_outage_answers_503_with_retry_after_and_recovers(
             assert ready.status_code == 503 and ready.json()["ready"] is False
         finally:
             postgres_server.start()
-        assert client.get("/readyz").status_code == 200
+        # The pool reconnects in the background, with back-off: the replica turns ready again by itself.
+        deadline = time.monotonic() + 60
+        while client.get("/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the replica did not recover after the database came back"
+            time.sleep(0.5)
         hits = client.post("/search", json={"query": "moon orbit"}).json()["results"]
         assert [h["source"] for h in hits] == ["moon.txt"]
         assert client.get("/documents").json()["total"] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -138,6 +139,15 @@ def test_an_outage_is_unavailable_and_recovers_by_itself(replica: Replica, postg
             svc.ping()
     finally:
         postgres_server.start()
+    # The pool reconnects in the background, with back-off: the service recovers by itself.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            svc.ping()
+            break
+        except StorageUnavailableError:
+            assert time.monotonic() < deadline, "the service did not recover after the database came back"
+            time.sleep(0.5)
     for mode in MODES:
         hits = svc.search("acme", "spring tides full moon", top_k=3, mode=mode)
         assert [h.chunk.document_id for h in hits] == [res.document.id], mode
