@@ -52,6 +52,7 @@ def test_keys_live_in_the_database(make_client: MakeClient, postgres_url: str) -
     with make_client() as client:  # migrates the database
         store = open_key_store(Settings(_env_file=None, database_url=postgres_url))  # type: ignore[call-arg]
         record, key = store.create("acme")
+        store.create("other")  # with no active key left at all, the service would run open
         try:
             assert_error(client.get("/documents"), 401)
             ok = client.get("/documents", headers={"Authorization": f"Bearer {key}"})
