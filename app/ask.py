@@ -13,10 +13,10 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidRequestError, RequestTimeoutError
+from app.feedback import FeedbackStore
 from app.pg_feedback import PostgresFeedbackStore
 from app.schemas import AskRequest, AskResponse
 from app.settings import Settings
-from generation.adjustment.feedback import FeedbackStore
 from generation.adjustment.pipeline import AdjustmentPipeline
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, SourcePassage
 from generation.engine import Generator
@@ -94,7 +94,7 @@ class AskService:
         else:
             learned = self.feedback.collection_defaults(tenant, collection or s.default_collection).detail
             detail, from_feedback = (learned, True) if learned else (s.detail, False)
-        enabled = set(s.adjustment_steps())
+        enabled: set[str] = set(s.adjustments)
         for name, on in (req.adjustments or {}).items():
             (enabled.add if on else enabled.discard)(name)
         return AskPlan(

@@ -13,12 +13,12 @@ from typing import IO, Any
 import numpy as np
 
 from app.ask import AskService
+from app.feedback import FeedbackStore
 from app.keys import Authenticator, KeyStorage, KeyStore, PostgresKeyStore
 from app.metrics import Metrics
 from app.pg_feedback import PostgresFeedbackStore
 from app.ratelimit import RateLimiter
 from app.settings import Settings
-from generation.adjustment.feedback import FeedbackStore
 from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
 from generation.batching import DynamicBatcher
 from generation.engine import Generator, LocalGenerator
@@ -40,8 +40,8 @@ def adjustment_config(s: Settings) -> AdjustmentConfig:
     return AdjustmentConfig(
         unsupported=s.unsupported_sentences,
         support_threshold=s.support_threshold,
-        blocked_terms=tuple(t.strip() for t in s.blocked_terms.split(",") if t.strip()),
-        blocked_patterns=tuple(p for p in s.blocked_patterns.split(";;") if p.strip()),
+        blocked_terms=tuple(s.blocked_terms),
+        blocked_patterns=tuple(s.blocked_patterns),
         redact_pii=s.redact_pii,
         min_relevance=s.min_relevance,
         min_question_coverage=s.min_question_coverage,
@@ -72,7 +72,6 @@ def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = 
     return LocalGenerator(
         loaded,
         max_batch_size=s.max_batch_size,
-        max_wait_ms=s.max_batch_wait_ms,
         max_queue=s.max_queue,
         on_batch=metrics.observe_batch,
         engine=s.batch_engine,
@@ -81,7 +80,8 @@ def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = 
 
 @dataclass
 class Services:
-    """Everything the routes need. Cheap to construct; ``load()`` pays for the models."""
+    """Everything the routes need. Cheap to construct, and touches no file: ``load_store()`` creates the data
+    folder, ``load()`` pays for the models."""
 
     settings: Settings
     # Already-loaded models may be handed in (tests, embedding the service); otherwise load() builds them.
@@ -105,7 +105,6 @@ class Services:
             )
             key_refresh_s = 0.0  # a key revoked through one replica is refused by every other at once
         else:
-            s.index_dir.mkdir(parents=True, exist_ok=True)
             backend = EmbeddedBackend(
                 s.index_dir,
                 vector_index=s.vector_index,
@@ -115,7 +114,7 @@ class Services:
             self.keys = KeyStore(s.store_path)
             self.feedback = FeedbackStore(s.store_path, min_votes=s.feedback_min_votes)
             key_refresh_s = 5.0
-        self.auth = Authenticator(s.api_key_pairs(), self.keys, refresh_s=key_refresh_s)
+        self.auth = Authenticator(s.api_keys, self.keys, refresh_s=key_refresh_s)
         self.rate_limiter = RateLimiter(s.rate_limit)
         if self.encoder is None:
             self.encoder = SentenceTransformerEncoder(
@@ -204,6 +203,7 @@ class Services:
 
     def load_store(self) -> None:
         """Blocking: the store and indexes only (what direct ingestion needs)."""
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
         self._take_writer_lock()
         self.retrieval.load()
 

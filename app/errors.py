@@ -59,6 +59,12 @@ class NotReadyError(AppError):
     code = "not_ready"
 
 
+class FeedbackNotFoundError(AppError):
+    """Feedback named an answer id that does not exist for this tenant (or belongs to another)."""
+
+    code = "answer_not_found"
+
+
 # The one mapping. Lookup walks the class's MRO, so a subclass inherits its parent's status.
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     AuthenticationError: 401,
@@ -67,6 +73,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     RateLimitedError: 429,
     RequestTimeoutError: 504,
     NotReadyError: 503,
+    FeedbackNotFoundError: 404,
     ret.UnsupportedMediaTypeError: 415,
     ret.EmptyDocumentError: 422,
     ret.CorruptDocumentError: 422,
@@ -78,7 +85,6 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     gen.GenerationTimeoutError: 504,
     gen.RequestCancelledError: 499,
     gen.InvalidGenerationRequestError: 422,
-    gen.FeedbackNotFoundError: 404,
     gen.BackendTimeoutError: 504,
     gen.BackendError: 502,
     gen.GenerationError: 500,

@@ -1,4 +1,8 @@
-"""The FastAPI application: ``uvicorn app.main:app``."""
+"""The FastAPI application: ``uvicorn app.main:app``.
+
+Importing this module builds ``app`` from the settings and nothing else: no folder is created and no model
+or index is read until the lifespan starts (``Services.start``).
+"""
 
 from __future__ import annotations
 
@@ -42,7 +46,8 @@ def create_app(
     encoder: Encoder | None = None,
     loaded_model: LoadedModel | None = None,
 ) -> FastAPI:
-    """Build the app. Models load in the lifespan; pass already-loaded ones to share them (tests)."""
+    """Build the app, cheaply and without touching the disk. The data folder, the store and the models are
+    opened in the lifespan; pass already-loaded models to share them (tests)."""
     settings = settings or get_settings()
     services = Services(settings, encoder=encoder, loaded_model=loaded_model)
 

@@ -10,8 +10,8 @@ import time
 
 import psycopg
 
-from generation.adjustment.feedback import DETAIL_LEVELS, CollectionDefaults, FeedbackOutcome, learned_detail
-from generation.errors import FeedbackNotFoundError
+from app.errors import FeedbackNotFoundError
+from app.feedback import DETAIL_LEVELS, CollectionDefaults, FeedbackOutcome, learned_detail
 from retrieval.postgres.database import Database
 
 

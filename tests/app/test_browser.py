@@ -6,19 +6,15 @@ Playwright drives that binary: Playwright's own browser download is not used.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from app.testing import ServerProcess
 
 CHROMIUM = Path(os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -31,7 +27,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 600.0  # model loading is slow on a busy 2-core machine
 STEP_TIMEOUT_MS = 120_000
 
@@ -50,52 +45,18 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """The real service as a subprocess, as `make serve` runs it, on a fresh data folder."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RAG_INDEX_DIR": str(tmp_path / "data"),
-        "RAG_API_KEYS": "",
-        "RAG_RATE_LIMIT": "",
-        "HF_HUB_OFFLINE": "1",
-    }
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    proc = ServerProcess(tmp_path / "data", tmp_path / "server.log", {"RAG_API_KEYS": "", "RAG_RATE_LIMIT": ""})
+    ok, why = proc.wait_ready(READY_TIMEOUT_S)
+    if not ok:
+        proc.stop()
+        pytest.fail(f"{why}:\n{proc.log_tail()}")
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"/readyz not 200 after {READY_TIMEOUT_S:.0f} s:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.5)
-        yield base
+        yield proc.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        proc.stop(timeout=20)
 
 
 def test_upload_ask_stream_and_check_a_citation(server: str, tmp_path: Path) -> None:

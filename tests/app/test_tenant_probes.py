@@ -1,11 +1,11 @@
-"""Random cross-tenant probes (benchmarks/tenant_probes.py): tenant B never sees or touches tenant A's data."""
+"""Random cross-tenant probes (tests/app/tenant_probes.py): tenant B never sees or touches tenant A's data."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.tenant_probes import API_KEYS, run_probes
 from tests.app.conftest import BACKENDS, MakeClient
+from tests.app.tenant_probes import API_KEYS, run_probes
 
 pytestmark = pytest.mark.parametrize("backend", BACKENDS)
 
