@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidRequestError, RequestTimeoutError
 from app.feedback import FeedbackStore
+from app.pg_feedback import PostgresFeedbackStore
 from app.schemas import AskRequest, AskResponse
 from app.settings import Settings
 from generation.adjustment.pipeline import AdjustmentPipeline
@@ -59,7 +60,7 @@ class AskService:
         retrieval: RetrievalService,
         generator: Generator,
         adjuster: AdjustmentPipeline,
-        feedback: FeedbackStore,
+        feedback: FeedbackStore | PostgresFeedbackStore,
         embed_query: Callable[[str], Awaitable[np.ndarray]],
         embed_texts: Callable[[Sequence[str]], np.ndarray],
     ) -> None:

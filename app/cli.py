@@ -272,9 +272,9 @@ def eval_(
 @keys_cli.command("create")
 def keys_create(tenant: Annotated[str, typer.Option(help="Tenant the key acts for")]) -> None:
     """Create a key; it is printed once and only its hash is stored."""
-    from app.keys import KeyStore
+    from app.keys import open_key_store
 
-    store = KeyStore(get_settings().store_path)
+    store = open_key_store(get_settings())
     record, key = store.create(tenant)
     store.close()
     console.print(f"key id {record.key_id} for tenant {tenant!r} (shown once):")
@@ -284,9 +284,9 @@ def keys_create(tenant: Annotated[str, typer.Option(help="Tenant the key acts fo
 @keys_cli.command("list")
 def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant")] = None) -> None:
     """List keys (ids and tenants; never the keys)."""
-    from app.keys import KeyStore
+    from app.keys import open_key_store
 
-    store = KeyStore(get_settings().store_path)
+    store = open_key_store(get_settings())
     table = Table("key id", "tenant", "created", "revoked")
     for r in store.list(tenant):
         table.add_row(r.key_id, r.tenant, f"{r.created_at:.0f}", "yes" if r.revoked else "no")
@@ -300,9 +300,9 @@ def keys_revoke(
     tenant: Annotated[str | None, typer.Option(help="Only if it belongs to this tenant")] = None,
 ) -> None:
     """Revoke a key; requests with it are refused from then on."""
-    from app.keys import KeyStore
+    from app.keys import open_key_store
 
-    store = KeyStore(get_settings().store_path)
+    store = open_key_store(get_settings())
     ok = store.revoke(key_id, tenant)
     store.close()
     if not ok:

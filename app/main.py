@@ -54,6 +54,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A replica whose database is newer than it (or unreachable past the start-up timeout) stops here.
+        await asyncio.to_thread(services.prepare_database)
         # /healthz answers while the models load; /readyz turns 200 once they have.
         task = asyncio.create_task(services.start())
         if not load_in_background:

@@ -37,6 +37,23 @@ class Settings(BaseSettings):
         default=Path("indexes"), description="Folder for the SQLite store and the index files. Created at start-up."
     )
 
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL URL, e.g. postgresql://rag:secret@db:5432/rag. When set, PostgreSQL (with pgvector >= 0.8) "
+            "holds documents, chunks, embeddings, API keys and feedback, and searches them, so any number of "
+            "replicas can serve one document set; `index_dir` is then unused. Unset: embedded SQLite + FAISS + BM25."
+        ),
+    )
+    database_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="Most connections one replica holds open to PostgreSQL."
+    )
+    database_start_timeout_s: float = Field(
+        default=60.0,
+        ge=0.0,
+        description="Seconds a replica waits at start-up for PostgreSQL to answer before it gives up.",
+    )
+
     # --- models --------------------------------------------------------------------
     embedding_model: str = Field(
         default=DEFAULT_ENCODER,

@@ -9,6 +9,7 @@ The tree (``app/errors.py`` maps every leaf to one HTTP status)::
     ├── CorruptDocumentError        parser could not read the file
     ├── DocumentNotFoundError       unknown id (or another tenant's)
     └── IndexUnavailableError       index not loaded yet / being rebuilt
+        └── StorageUnavailableError the database cannot be reached (retry after ``retry_after`` s)
 """
 
 from __future__ import annotations
@@ -52,3 +53,8 @@ class DocumentNotFoundError(RetrievalError):
 
 class IndexUnavailableError(RetrievalError):
     code = "index_unavailable"
+
+
+class StorageUnavailableError(IndexUnavailableError):
+    code = "storage_unavailable"
+    retry_after = 2.0

@@ -15,14 +15,34 @@ from app.settings import Settings
 
 MakeClient = Callable[..., AbstractContextManager[TestClient]]
 
+BACKENDS = ["embedded", "postgres"]
+"""A module runs its tests on both back ends with ``pytestmark = pytest.mark.parametrize("backend", BACKENDS)``."""
+
 
 @pytest.fixture
-def make_client(tmp_path: Path, encoder: Any, loaded_model: Any) -> MakeClient:
-    """Start the app with settings overrides; the same data folder survives restarts within a test."""
+def backend() -> str:
+    """The back end ``make_client`` starts the app on; parametrize ``backend`` to change it."""
+    return "embedded"
+
+
+@pytest.fixture
+def make_client(
+    request: pytest.FixtureRequest, tmp_path: Path, encoder: Any, loaded_model: Any, backend: str
+) -> MakeClient:
+    """Start the app with settings overrides; the same data folder (or database) survives restarts within a test."""
+    if backend == "postgres":
+        database: dict[str, Any] = {
+            "database_url": request.getfixturevalue("postgres_url"),
+            "database_start_timeout_s": 5.0,
+        }
+    else:
+        database = {}
 
     @contextmanager
     def _make(**overrides: Any) -> Iterator[TestClient]:
-        settings = Settings(_env_file=None, index_dir=tmp_path / "data", index_save_interval_s=0.0, **overrides)  # type: ignore[call-arg]
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, index_dir=tmp_path / "data", index_save_interval_s=0.0, **{**database, **overrides}
+        )
         app = create_app(settings, load_in_background=False, encoder=encoder, loaded_model=loaded_model)
         with TestClient(app, raise_server_exceptions=False) as client:
             yield client

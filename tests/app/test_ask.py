@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.app.conftest import MakeClient, assert_error, upload
+from tests.app.conftest import BACKENDS, MakeClient, assert_error, upload
 
 FACTS = (
     "guide.txt",
@@ -101,6 +102,7 @@ def test_request_timeout_is_504(make_client: MakeClient) -> None:
         assert_error(client.post("/ask", json={"question": "Who founded the museum?"}), 504, "timeout")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_feedback_shifts_collection_default_detail(make_client: MakeClient) -> None:
     with make_client(feedback_min_votes=2) as client:
         upload(client, FACTS)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from docx import Document as DocxDocument
 from fastapi.testclient import TestClient
 
-from tests.app.conftest import MakeClient, assert_error, upload
+from tests.app.conftest import BACKENDS, MakeClient, assert_error, upload
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS)
 
 PARIS = b"Paris is the capital of France. It lies on the Seine.\n\nThe Eiffel Tower was finished in 1889."
 TOKYO = b"Tokyo is the capital of Japan. Its metropolitan area is the most populous in the world."
@@ -87,7 +90,7 @@ def test_bad_input_gets_4xx_and_changes_nothing(make_client: MakeClient, tmp_pat
         assert good["id"] in {d["id"] for d in listing["documents"]}
         assert client.post("/search", json={"query": "capital of France"}).json()["results"][0] == before["results"][0]
     # Nothing was written outside the data folder.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    assert {p.name for p in tmp_path.iterdir()} <= {"data"}
     assert not (tmp_path / "etc").exists()
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from tests.app.conftest import MakeClient
+import pytest
+
+from tests.app.conftest import BACKENDS, MakeClient
 from tests.app.tenant_probes import API_KEYS, run_probes
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS)
 
 
 def test_tenant_b_never_reaches_tenant_a(make_client: MakeClient) -> None:
