@@ -91,6 +91,17 @@ class SearchRequest(BaseModel):
             raise ValueError("must not be blank")
         return v
 
+    def retrieval_top_k(self, settings: Settings) -> int:
+        """``top_k`` or the default; ``InvalidRequestError`` (422) when over ``max_top_k``."""
+        return _top_k(self.top_k, settings)
+
+
+def _top_k(requested: int | None, settings: Settings) -> int:
+    top_k = requested or settings.top_k
+    if top_k > settings.max_top_k:
+        raise InvalidRequestError(f"top_k {top_k} is over the limit of {settings.max_top_k}")
+    return top_k
+
 
 class SearchResult(BaseModel):
     document_id: str
@@ -151,12 +162,11 @@ class AskRequest(BaseModel):
                 f"question is {len(self.question)} characters; the limit is {settings.max_question_chars}"
             )
         check_new_tokens("max_new_tokens", self.max_new_tokens, settings)
-        top_k = self.retrieval_top_k(settings)
-        if top_k > settings.max_top_k:
-            raise InvalidRequestError(f"top_k {top_k} is over the limit of {settings.max_top_k}")
+        self.retrieval_top_k(settings)
 
     def retrieval_top_k(self, settings: Settings) -> int:
-        return self.top_k or settings.top_k
+        """``top_k`` or the default; ``InvalidRequestError`` (422) when over ``max_top_k``."""
+        return _top_k(self.top_k, settings)
 
     def generation_options(self, settings: Settings, detail: str) -> GenerationParams:
         # A short answer is a phrase: letting the model run on only invites drift.

@@ -68,16 +68,19 @@ def _native(client: httpx.Client, question: str, max_new: int) -> dict[str, Any]
                 answer = payload["answer"]
             elif event == "error":
                 raise RuntimeError(data)
-    return {"first_event": first_event, "first_content": first_content, "complete": time.perf_counter() - t0,
-            "agrees": text == answer}
+    return {
+        "first_event": first_event,
+        "first_content": first_content,
+        "complete": time.perf_counter() - t0,
+        "agrees": text == answer,
+    }
 
 
 def _openai(client: httpx.Client, question: str, max_new: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     first_event = first_content = None
     text, answer = "", None
-    body = {"model": "rag", "messages": [{"role": "user", "content": question}], "stream": True,
-            "max_tokens": max_new}
+    body = {"model": "rag", "messages": [{"role": "user", "content": question}], "stream": True, "max_tokens": max_new}
     with client.stream("POST", "/v1/chat/completions", json=body) as resp:
         resp.raise_for_status()
         for _, data in _events(resp):
@@ -91,9 +94,13 @@ def _openai(client: httpx.Client, question: str, max_new: int) -> dict[str, Any]
                 first_content = now if first_content is None else first_content
                 text += content
             if chunk.get("answer_id"):
-                answer = chunk.get("answer", text)  # after: the deltas are the answer, no "answer" field
-    return {"first_event": first_event, "first_content": first_content, "complete": time.perf_counter() - t0,
-            "agrees": text == answer}
+                answer = chunk.get("answer")
+    return {
+        "first_event": first_event,
+        "first_content": first_content,
+        "complete": time.perf_counter() - t0,
+        "agrees": text == answer,
+    }
 
 
 def main() -> None:
@@ -118,12 +125,15 @@ def main() -> None:
     print(f"{len(questions)} questions, max_new_tokens={args.max_new_tokens}, medians in ms")
     print(f"{'stream':<12} {'first event':>12} {'first content':>14} {'complete':>10} {'text != answer':>15}")
     for name, rows in results.items():
+
         def med(key: str, rows: list[dict[str, Any]] = rows) -> float:
             return statistics.median(r[key] for r in rows) * 1000
 
         differ = sum(not r["agrees"] for r in rows)
-        print(f"{name:<12} {med('first_event'):>12.0f} {med('first_content'):>14.0f} {med('complete'):>10.0f}"
-              f" {differ:>10}/{len(rows)}")
+        print(
+            f"{name:<12} {med('first_event'):>12.0f} {med('first_content'):>14.0f} {med('complete'):>10.0f}"
+            f" {differ:>10}/{len(rows)}"
+        )
 
 
 if __name__ == "__main__":
