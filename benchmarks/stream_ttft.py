@@ -109,12 +109,16 @@ def main() -> None:
     ap.add_argument("--paragraphs", type=int, default=20)
     ap.add_argument("--questions", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--ready-timeout", type=float, default=1800, help="seconds to wait for the server to load")
     args = ap.parse_args()
     article = json.loads(args.squad.read_text())["data"][0]
     paragraphs = article["paragraphs"][: args.paragraphs]
     questions = [qa["question"] for p in paragraphs for qa in p["qas"] if not qa.get("is_impossible")]
     questions = questions[:: max(1, len(questions) // args.questions)][: args.questions]
-    with running_server(env={"RAG_REQUEST_TIMEOUT_S": "600"}) as url, httpx.Client(base_url=url, timeout=600) as c:
+    with (
+        running_server(env={"RAG_REQUEST_TIMEOUT_S": "600"}, ready_timeout=args.ready_timeout) as url,
+        httpx.Client(base_url=url, timeout=600) as c,
+    ):
         files = [("files", (f"p{i}.txt", p["context"].encode())) for i, p in enumerate(paragraphs)]
         c.post("/ingest", files=files).raise_for_status()
         _native(c, questions[0], args.max_new_tokens)  # warm-up
