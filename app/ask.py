@@ -154,6 +154,7 @@ class AskService:
         """
         progress: asyncio.Queue[Progress] = asyncio.Queue()
         task = asyncio.ensure_future(self.ask(plan, progress.put_nowait))
+        getter: asyncio.Future[Progress] | None = None
         try:
             while not task.done() or not progress.empty():
                 getter = asyncio.ensure_future(progress.get())
@@ -165,6 +166,8 @@ class AskService:
             yield task.result()
         finally:
             task.cancel()
+            if getter is not None:
+                getter.cancel()
 
     # --- stages --------------------------------------------------------------------
 
