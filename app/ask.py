@@ -20,6 +20,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import RequestTimeoutError
+from app.feedback import FeedbackStore
 from app.schemas import (
     AskRequest,
     AskResponse,
@@ -32,7 +33,6 @@ from app.schemas import (
     Usage,
 )
 from app.settings import Settings
-from generation.adjustment.feedback import FeedbackStore
 from generation.adjustment.pipeline import AdjustmentPipeline
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext
 from generation.engine import Generator
@@ -110,7 +110,7 @@ class AskService:
             learned = self.feedback.collection_defaults(tenant, req.collection or s.default_collection).detail
             # Stored from a validated FeedbackRequest, so one of the Detail values.
             detail, from_feedback = (cast(Detail, learned), True) if learned else (s.detail, False)
-        enabled = set(s.adjustment_steps())
+        enabled: set[str] = set(s.adjustments)
         for name, on in (req.adjustments or {}).items():
             (enabled.add if on else enabled.discard)(name)
         return AskPlan(

@@ -13,11 +13,12 @@ from typing import IO, Any
 import numpy as np
 
 from app.ask import AskService
+from app.errors import DataFolderInUseError
+from app.feedback import FeedbackStore
 from app.keys import Authenticator, KeyStore
 from app.metrics import Metrics
 from app.ratelimit import RateLimiter
 from app.settings import Settings
-from generation.adjustment.feedback import FeedbackStore
 from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
 from generation.batching import DynamicBatcher
 from generation.engine import Generator, LocalGenerator
@@ -34,8 +35,8 @@ def adjustment_config(s: Settings) -> AdjustmentConfig:
     return AdjustmentConfig(
         unsupported=s.unsupported_sentences,
         support_threshold=s.support_threshold,
-        blocked_terms=tuple(t.strip() for t in s.blocked_terms.split(",") if t.strip()),
-        blocked_patterns=tuple(p for p in s.blocked_patterns.split(";;") if p.strip()),
+        blocked_terms=tuple(s.blocked_terms),
+        blocked_patterns=tuple(s.blocked_patterns),
         redact_pii=s.redact_pii,
         min_relevance=s.min_relevance,
         min_question_coverage=s.min_question_coverage,
@@ -66,7 +67,6 @@ def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = 
     return LocalGenerator(
         loaded,
         max_batch_size=s.max_batch_size,
-        max_wait_ms=s.max_batch_wait_ms,
         max_queue=s.max_queue,
         on_batch=metrics.observe_batch,
         engine=s.batch_engine,
@@ -75,7 +75,8 @@ def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = 
 
 @dataclass
 class Services:
-    """Everything the routes need. Cheap to construct; ``load()`` pays for the models."""
+    """Everything the routes need. Cheap to construct, and touches no file: ``load_store()`` creates the data
+    folder, ``load()`` pays for the models."""
 
     settings: Settings
     # Already-loaded models may be handed in (tests, embedding the service); otherwise load() builds them.
@@ -87,9 +88,8 @@ class Services:
 
     def __post_init__(self) -> None:
         s = self.settings
-        s.index_dir.mkdir(parents=True, exist_ok=True)
         self.keys = KeyStore(s.store_path)
-        self.auth = Authenticator(s.api_key_pairs(), self.keys)
+        self.auth = Authenticator(s.api_keys, self.keys)
         self.rate_limiter = RateLimiter(s.rate_limit)
         if self.encoder is None:
             self.encoder = SentenceTransformerEncoder(
@@ -157,10 +157,7 @@ class Services:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             handle.close()
-            raise RuntimeError(
-                f"another process is using {self.settings.index_dir}; stop it, or ingest through it "
-                "with `rag ingest --url`"
-            ) from exc
+            raise DataFolderInUseError(self.settings.index_dir) from exc
         self._lock_handle = handle
 
     def release_writer_lock(self) -> None:
@@ -171,6 +168,7 @@ class Services:
 
     def load_store(self) -> None:
         """Blocking: the store and indexes only (what direct ingestion needs)."""
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
         self._take_writer_lock()
         self.retrieval.load()
 

@@ -23,6 +23,12 @@ class RetrievalError(Exception):
         super().__init__(message)
         self.message = message
 
+    def naming(self, filename: str) -> RetrievalError:
+        """The same error, its message led by the file it is about (one of several in a request)."""
+        named = type(self)(f"{filename}: {self.message}")
+        named.__dict__.update({k: v for k, v in self.__dict__.items() if k != "message"})
+        return named
+
 
 class UnsupportedMediaTypeError(RetrievalError):
     code = "unsupported_media_type"

@@ -34,7 +34,7 @@ import numpy as np
 from retrieval.bm25_index import Bm25Index
 from retrieval.chunking import TokenChunker
 from retrieval.encoder import Encoder
-from retrieval.errors import DocumentTooLargeError, EmptyDocumentError, IndexUnavailableError
+from retrieval.errors import DocumentTooLargeError, EmptyDocumentError, IndexUnavailableError, RetrievalError
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.parsing import ParseLimits, parse_document, safe_filename
 from retrieval.store import DocumentStore, NewChunk
@@ -83,9 +83,8 @@ class _Prepared:
 class RetrievalService:
     """Documents, chunks and their indexes for many tenants. Thread-safe once ``load`` has run.
 
-    ``ann_threshold`` defaults to 100k vectors per tenant: on 2 CPU cores exact search of 384-d
-    vectors costs ~7.5 ms at 50k and ~70 ms at 200k per query against ~1 ms for HNSW, so near 100k
-    exact search alone costs as much as encoding the query (~15 ms); see benchmarks/ann_threshold.py.
+    ``ann_threshold``: the vector count per tenant at which "auto" switches from exact search to HNSW,
+    about where exact search alone costs as much as encoding the query (benchmarks/ann_threshold.py).
     ``save_interval_s`` <= 0 disables the background snapshots (indexes are then saved on ``close``).
     """
 
@@ -384,7 +383,7 @@ class RetrievalService:
         user_meta = dict(metadata or {})
         limits = self.parse_limits if self.parse_limits is not None else ParseLimits()
 
-        # 1. Parse and chunk everything (no lock): errors surface before any write.
+        # 1. Parse and chunk everything (no lock): errors surface before any write, naming their file.
         plan: list[_Prepared | Document] = []
         for filename, data in files:
             sha = hashlib.sha256(data).hexdigest()
@@ -392,14 +391,17 @@ class RetrievalService:
             if existing is not None:
                 plan.append(existing)
                 continue
-            parsed = parse_document(filename, data, limits)
-            spans = self._chunker.chunk(parsed)
-            if not spans:
-                raise EmptyDocumentError(f"{filename!r} has no text to index")
-            if len(spans) > self.max_chunks_per_document:
-                raise DocumentTooLargeError(
-                    f"{filename!r} makes {len(spans)} chunks; the limit is {self.max_chunks_per_document}"
-                )
+            try:
+                parsed = parse_document(filename, data, limits)
+                spans = self._chunker.chunk(parsed)
+                if not spans:
+                    raise EmptyDocumentError("It has no text to index.")
+                if len(spans) > self.max_chunks_per_document:
+                    raise DocumentTooLargeError(
+                        f"It makes {len(spans)} chunks; the limit is {self.max_chunks_per_document}."
+                    )
+            except RetrievalError as exc:
+                raise exc.naming(safe_filename(filename)) from exc
             plan.append(
                 _Prepared(
                     source=safe_filename(filename),

@@ -54,3 +54,26 @@ def assert_error(resp: Any, status: int, code: str | None = None) -> dict[str, A
     if code is not None:
         assert err["code"] == code, err
     return err
+
+
+@contextmanager
+def running_server(settings: Settings, encoder: Any, loaded_model: Any) -> Iterator[str]:
+    """The app served by uvicorn on a free local port in a thread (shares the session's models); yields its URL."""
+    import threading
+
+    import uvicorn
+
+    app = create_app(settings, load_in_background=False, encoder=encoder, loaded_model=loaded_model)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the test server stopped during start-up")
+            thread.join(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

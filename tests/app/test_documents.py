@@ -99,3 +99,25 @@ def test_malformed_requests(client: TestClient) -> None:
     assert_error(client.get("/documents/does-not-exist"), 404, "document_not_found")
     assert_error(client.get("/documents", params={"limit": 0}), 422)
     assert_error(client.get("/no-such-route"), 404, "not_found")
+
+
+def test_a_bad_file_in_a_batch_is_named_and_nothing_is_stored(client: TestClient) -> None:
+    """The rule is all or nothing: one refused file stores none of the request's files, and the error names it."""
+    kept = upload(client, ("paris.txt", PARIS)).json()["documents"][0]
+    fake_pdf = b"This is a plain text file that was renamed to .pdf."
+    err = assert_error(upload(client, ("tokyo.md", TOKYO), ("scan.pdf", fake_pdf)), 422, "corrupt_document")
+    assert err["message"].startswith("scan.pdf: ") and "PDF" in err["message"], err
+    err = assert_error(upload(client, ("tokyo.md", TOKYO), ("notes.txt", b"")), 422, "empty_document")
+    assert err["message"].startswith("notes.txt: "), err
+    err = assert_error(upload(client, ("tokyo.md", TOKYO), ("tool.exe", b"MZ")), 415, "unsupported_media_type")
+    assert err["message"].startswith("tool.exe: "), err
+    # Nothing from the refused batches was stored, and what was stored before is still there.
+    assert [d["id"] for d in client.get("/documents").json()["documents"]] == [kept["id"]]
+    assert upload(client, ("tokyo.md", TOKYO)).json()["documents"][0]["deduplicated"] is False
+
+
+def test_malformed_json_names_the_position(client: TestClient) -> None:
+    body = b'{"question": "Who?",\n "detail": }'
+    err = assert_error(client.post("/ask", content=body, headers={"content-type": "application/json"}), 422)
+    assert err["code"] == "invalid_request"
+    assert err["message"] == "the body is not valid JSON: Expecting value at line 2, column 12 (character 32)", err

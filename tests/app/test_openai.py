@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from benchmarks.server import running_server
+from app.testing import running_server
 
 KEY = "test-key"
 DOC = (
@@ -44,11 +44,12 @@ def _generator_id(client: openai.OpenAI) -> str:
 
 
 def test_chat_completion_answers_from_the_documents(client: openai.OpenAI) -> None:
+    # A question the default model answers (greedy decoding is deterministic), so citations are always checked.
     resp = client.chat.completions.create(
         model="rag",
         messages=[
             {"role": "system", "content": "ignored by the retrieval-augmented path"},
-            {"role": "user", "content": "Who founded the Lighthouse Museum?"},
+            {"role": "user", "content": "When does the museum open?"},
         ],
         max_tokens=24,
     )
@@ -59,13 +60,13 @@ def test_chat_completion_answers_from_the_documents(client: openai.OpenAI) -> No
     assert choice.finish_reason in ("stop", "length")
     assert resp.usage is not None and resp.usage.prompt_tokens > 0
     assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
+    assert "9 am" in choice.message.content
     extra = resp.to_dict()
-    assert isinstance(extra["abstained"], bool) and extra["answer_id"]
-    assert isinstance(extra["citations"], list)
+    assert extra["abstained"] is False and extra["answer_id"]
+    assert extra["citations"], extra
     for c in extra["citations"]:
         assert DOC[c["start"] : c["end"]] == c["text"]
-    if not extra["abstained"]:
-        assert extra["citations"]
+    assert any("9 am" in c["text"] for c in extra["citations"])
 
 
 def test_streaming_chat_completion(client: openai.OpenAI) -> None:

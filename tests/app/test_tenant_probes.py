@@ -1,9 +1,9 @@
-"""Random cross-tenant probes (benchmarks/tenant_probes.py): tenant B never sees or touches tenant A's data."""
+"""Random cross-tenant probes (tests/app/tenant_probes.py): tenant B never sees or touches tenant A's data."""
 
 from __future__ import annotations
 
-from benchmarks.tenant_probes import API_KEYS, run_probes
 from tests.app.conftest import MakeClient
+from tests.app.tenant_probes import API_KEYS, run_probes
 
 
 def test_tenant_b_never_reaches_tenant_a(make_client: MakeClient) -> None:

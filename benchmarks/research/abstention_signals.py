@@ -18,10 +18,11 @@ development sample, so abstention can be chosen without looking at benchmarks/an
 7. ``--cross-fit CACHE`` fits a logistic regression over the answer- and retrieval-side values in
    ``FEATURES`` on this sample and scores it on another sample's cache, and the other way round.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals [--sample 100] [--likelihood] [--cache F]
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --cache F --verdict
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --held-out --sample 150 --seed 7
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --cache DEV --cross-fit HELD_OUT
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.research.abstention_signals [--sample 100] [--likelihood] \
+        [--cache F]
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.research.abstention_signals --cache F --verdict
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.research.abstention_signals --held-out --sample 150 --seed 7
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.research.abstention_signals --cache DEV --cross-fit HELD_OUT
 
 The second is the held-out sample: rules chosen on the first were checked on it before the benchmark.
 
@@ -42,8 +43,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.answer_quality import f1, load, sample
-from benchmarks.server import SQUAD
+from benchmarks.answer_quality import f1, question_rows
+from benchmarks.common import SQUAD, Question, load_squad, sample
 
 Row = dict[str, Any]
 
@@ -67,14 +68,14 @@ NO_OPTIONAL_RULE = {
 SUPPORTED = 0.1
 
 
-def dev_questions(questions: list[Row], n: int, seed: int, held_out: bool = False) -> list[Row]:
+def dev_questions(questions: list[Question], n: int, seed: int, held_out: bool = False) -> list[Row]:
     """N + N questions that answer_quality's sample does not use; ``held_out`` also leaves out the
     development sample itself (seed 99, 100 + 100), for checking what was chosen on it."""
-    used = {(q["question"], q["answerable"]) for q in sample(questions, 100, 13)}
+    used = {(q.text, q.answerable) for q in sample(questions, 100, 13)}
     if held_out:
         used |= {(q["question"], q["answerable"]) for q in dev_questions(questions, 100, 99)}
-    rest = [q for q in questions if (q["question"], q["answerable"]) not in used]
-    return sample(rest, n, seed)
+    rest = [q for q in questions if (q.text, q.answerable) not in used]
+    return question_rows(sample(rest, n, seed))
 
 
 def generate(paragraphs: list[str], questions: list[Row], concurrency: int, likelihood: bool) -> list[Row]:
@@ -507,7 +508,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    paragraphs, questions = load(args.data)
+    squad = load_squad(args.data)
+    paragraphs, questions = squad.paragraphs, squad.questions
     if args.cache and args.cache.exists():
         rows = pickle.loads(args.cache.read_bytes())
     else:
