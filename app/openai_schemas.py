@@ -10,16 +10,17 @@ through or ignore.
 from __future__ import annotations
 
 import base64
-import json
 import time
 import uuid
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sse_starlette import ServerSentEvent
 
 from app import openapi_examples as ex
 from app.schemas import AskRequest, AskResponse, CitationOut, Detail, RetrievalModeName, Tone
+from app.sse import json_event, text_event
 from generation.types import GenerationResult
 
 RAG_MODEL = "rag"
@@ -234,20 +235,20 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     usage: CompletionUsage | None = None
     # Extensions, on the last chunk of a retrieval-augmented answer only.
-    answer: str | None = Field(default=None, description="The adjusted answer (the deltas are the raw draft)")
+    answer: str | None = Field(default=None, description="The adjusted answer: the same text as the deltas joined")
     citations: list[CitationOut] | None = None
     abstained: bool | None = None
     answer_id: str | None = None
 
-    def sse(self) -> bytes:
+    def sse(self) -> ServerSentEvent:
         """One ``data:`` event. ``finish_reason: null`` stays (clients expect it); unset extensions go."""
         data = _drop_unset(self.model_dump(mode="json"), ("usage", *_EXTENSIONS))
         for choice in data["choices"]:
             choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
-        return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
+        return json_event(data)
 
 
-DONE = b"data: [DONE]\n\n"
+DONE = text_event("[DONE]")
 
 
 # --- models --------------------------------------------------------------------------

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app import openapi_examples as ex
+from app.errors import InvalidRequestError
+from app.settings import Settings
+from generation.types import GenerationParams
+
+if TYPE_CHECKING:
+    from generation.adjustment.types import Citation, SentenceSupport
+    from retrieval.types import SearchHit
 
 RetrievalModeName = Literal["dense", "bm25", "hybrid"]
 Detail = Literal["short", "normal", "detailed"]
@@ -127,6 +134,17 @@ class SearchRequest(BaseModel):
             raise ValueError("must not be blank")
         return v
 
+    def retrieval_top_k(self, settings: Settings) -> int:
+        """``top_k`` or the default; ``InvalidRequestError`` (422) when over ``max_top_k``."""
+        return _top_k(self.top_k, settings)
+
+
+def _top_k(requested: int | None, settings: Settings) -> int:
+    top_k = requested or settings.top_k
+    if top_k > settings.max_top_k:
+        raise InvalidRequestError(f"top_k {top_k} is over the limit of {settings.max_top_k}")
+    return top_k
+
 
 class SearchResult(BaseModel):
     document_id: str
@@ -183,6 +201,36 @@ class AskRequest(BaseModel):
             raise ValueError("must not be blank")
         return v
 
+    # The limits below come from the settings, which the request body cannot see while it is parsed; the
+    # service calls ``check_limits`` first, so they are checked here and nowhere else.
+
+    def check_limits(self, settings: Settings) -> None:
+        """Raise ``InvalidRequestError`` (422) when the request is over one of the configured limits."""
+        if len(self.question) > settings.max_question_chars:
+            raise InvalidRequestError(
+                f"question is {len(self.question)} characters; the limit is {settings.max_question_chars}"
+            )
+        check_new_tokens("max_new_tokens", self.max_new_tokens, settings)
+        self.retrieval_top_k(settings)
+
+    def retrieval_top_k(self, settings: Settings) -> int:
+        """``top_k`` or the default; ``InvalidRequestError`` (422) when over ``max_top_k``."""
+        return _top_k(self.top_k, settings)
+
+    def generation_options(self, settings: Settings, detail: str) -> GenerationParams:
+        # A short answer is a phrase: letting the model run on only invites drift.
+        default = min(settings.max_new_tokens, 32) if detail == "short" else settings.max_new_tokens
+        return GenerationParams(
+            max_new_tokens=self.max_new_tokens or default,
+            temperature=settings.temperature if self.temperature is None else self.temperature,
+        )
+
+
+def check_new_tokens(field: str, value: int | None, settings: Settings) -> None:
+    """The one check of a requested answer length against ``max_new_tokens_cap``."""
+    if value is not None and value > settings.max_new_tokens_cap:
+        raise InvalidRequestError(f"{field} {value} is over the cap of {settings.max_new_tokens_cap}")
+
 
 class CitationOut(BaseModel):
     number: int
@@ -192,6 +240,18 @@ class CitationOut(BaseModel):
     start: int
     end: int
     text: str = Field(description="Exactly the document's extracted text between start and end")
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationOut:
+        return cls(
+            number=c.number,
+            document_id=c.document_id,
+            source=c.source,
+            page=c.page,
+            start=c.start,
+            end=c.end,
+            text=c.text,
+        )
 
 
 class PassageOut(BaseModel):
@@ -205,12 +265,30 @@ class PassageOut(BaseModel):
     text: str
     score: float
 
+    @classmethod
+    def of(cls, hit: SearchHit) -> PassageOut:
+        return cls(
+            number=hit.rank,
+            document_id=hit.document_id,
+            chunk_id=hit.chunk.id,
+            source=hit.source,
+            page=hit.page,
+            start=hit.start,
+            end=hit.end,
+            text=hit.text,
+            score=hit.score,
+        )
+
 
 class SentenceOut(BaseModel):
     text: str
     support: float
     supported: bool
     citations: list[int]
+
+    @classmethod
+    def of(cls, s: SentenceSupport) -> SentenceOut:
+        return cls(text=s.text, support=s.support, supported=s.supported, citations=list(s.citations))
 
 
 class Timings(BaseModel):

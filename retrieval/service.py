@@ -7,6 +7,7 @@ pgvector. Hybrid search fuses the back end's dense and keyword rankings here, by
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import uuid
@@ -230,17 +231,25 @@ class RetrievalService:
         mode = self.default_mode if mode is None else RetrievalMode(mode)
         if top_k <= 0 or not query.strip():
             return []
+        cosine: dict[int, float] = {}  # question<->chunk cosines the dense search measured
         if mode is RetrievalMode.BM25:
-            return self.backend.keyword_search(tenant, query, top_k, collection)
-        vec = self._query_vector(query, query_vector)
-        if mode is RetrievalMode.DENSE:
-            return self.backend.dense_search(tenant, vec, top_k, collection)
-        depth = max(top_k * 4, 50)
-        dense = self.backend.dense_search(tenant, vec, depth, collection)
-        keyword = self.backend.keyword_search(tenant, query, depth, collection)
-        chunks = {h.chunk.id: h.chunk for h in (*dense, *keyword)}
-        fused = reciprocal_rank_fusion([[h.chunk.id for h in dense], [h.chunk.id for h in keyword]], k=self.rrf_k)
-        return [SearchHit(chunk=chunks[i], score=float(s)) for i, s in fused[:top_k]]
+            hits = self.backend.keyword_search(tenant, query, top_k, collection)
+        else:
+            vec = self._query_vector(query, query_vector)
+            if mode is RetrievalMode.DENSE:
+                hits = self.backend.dense_search(tenant, vec, top_k, collection)
+                cosine = {h.chunk.id: h.score for h in hits}
+            else:
+                depth = max(top_k * 4, 50)
+                dense = self.backend.dense_search(tenant, vec, depth, collection)
+                keyword = self.backend.keyword_search(tenant, query, depth, collection)
+                cosine = {h.chunk.id: h.score for h in dense}
+                chunks = {h.chunk.id: h.chunk for h in (*dense, *keyword)}
+                ids = [[h.chunk.id for h in dense], [h.chunk.id for h in keyword]]
+                fused = reciprocal_rank_fusion(ids, k=self.rrf_k)
+                hits = [SearchHit(chunk=chunks[i], score=float(s)) for i, s in fused[:top_k]]
+        # Ranks 1.. (the prompt's [n]) and each hit's cosine where the dense search measured it.
+        return [dataclasses.replace(h, rank=n, relevance=cosine.get(h.chunk.id)) for n, h in enumerate(hits, start=1)]
 
     def _query_vector(self, query: str, given: np.ndarray | None) -> np.ndarray:
         if given is None:

@@ -4,7 +4,6 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import ServicesDep, TenantDep
-from app.errors import InvalidRequestError
 from app.schemas import SearchRequest, SearchResponse, SearchResult, error_responses
 from retrieval.types import RetrievalMode
 
@@ -15,9 +14,7 @@ router = APIRouter(tags=["search"])
 async def search(req: SearchRequest, services: ServicesDep, tenant: TenantDep) -> SearchResponse:
     """Top-k passages for a query: dense (FAISS), bm25, or hybrid (reciprocal rank fusion)."""
     settings = services.settings
-    top_k = req.top_k or settings.top_k
-    if top_k > settings.max_top_k:
-        raise InvalidRequestError(f"top_k {top_k} is over the limit of {settings.max_top_k}")
+    top_k = req.retrieval_top_k(settings)
     mode = RetrievalMode(req.retrieval_mode or settings.retrieval_mode)
     vector = await services.query_batcher.submit(req.query) if mode is not RetrievalMode.BM25 else None
     hits = await run_in_threadpool(

@@ -372,6 +372,13 @@
     $("answers").setAttribute("aria-busy", busy ? "true" : "false");
   }
 
+  // The stages a streamed answer reports before its text (event: status).
+  const STAGES = {
+    retrieving: "finding passages…",
+    generating: "writing…",
+    checking: "checking the answer…",
+  };
+
   async function onAsk(event) {
     event.preventDefault();
     if (state.ask) return;
@@ -397,7 +404,7 @@
     const controller = new AbortController();
     state.ask = { controller };
     setBusy(true);
-    setCardState(card, "writing…", "writing");
+    setCardState(card, "asking…", "writing");
 
     let finished = false;
     try {
@@ -427,7 +434,10 @@
         } catch (_) {
           return;
         }
-        if (name === "token") {
+        if (name === "status") {
+          setCardState(card, STAGES[payload.stage] || "working…", "writing");
+        } else if (name === "token") {
+          // The server sends text only once the adjustment stage has checked it, so what is shown is the answer.
           if (timings.firstToken === null) timings.firstToken = performance.now();
           textNode.append(payload.delta || "");
         } else if (name === "final") {

@@ -144,7 +144,7 @@ def add_likelihood(rows: list[Row], loaded: Any) -> None:
 
 
 def _passage_list(r: Row, n: int) -> str:
-    return "\n\n".join(f"[{p.number}] {p.text}" for p in r["passages"][:n])
+    return "\n\n".join(f"[{p.rank}] {p.text}" for p in r["passages"][:n])
 
 
 # The generator asked for a verdict instead of an answer; after the adjustment stage, so "answer" can show
@@ -207,7 +207,7 @@ def adjust(rows: list[Row]) -> list[Row]:
     from app.settings import get_settings
     from generation.adjustment.config import AdjustmentConfig
     from generation.adjustment.pipeline import build_default_pipeline
-    from generation.adjustment.types import AdjustmentContext
+    from generation.adjustment.types import AbstainSignals, AdjustmentContext
     from retrieval.encoder import SentenceTransformerEncoder
 
     encoder = SentenceTransformerEncoder(get_settings().embedding_model, device="cpu")
@@ -233,23 +233,23 @@ def adjust(rows: list[Row]) -> list[Row]:
             embed=encoder.encode,
         )
         a = pipeline.run(ctx)
-        signals = a.notes.get("abstain_signals", {})
+        signals = a.abstention.signals if a.abstention else AbstainSignals()
         answer_lp, refusal_lp = r.get("answer_logprobs"), r.get("refusal_logprobs")
         out.append(
             {
                 **r,
                 "answer": a.answer,
                 "fixed_abstain": a.abstained,  # no passages, low relevance, empty answer, model declined
-                "reason": a.notes.get("abstain_reason"),
-                "missing_key_terms": bool(signals.get("missing_key_terms")),
-                "negation": bool(signals.get("unstated_negation")),
-                "opposite": bool(signals.get("stated_opposite")),
-                "no_phrase": signals.get("answer_phrase") is False,
-                "support": signals.get("support"),
-                "away": bool(signals.get("key_terms_away_from_evidence")),
-                "coverage": signals.get("question_coverage"),
+                "reason": a.abstention.reason if a.abstention else None,
+                "missing_key_terms": bool(signals.missing_key_terms),
+                "negation": bool(signals.unstated_negation),
+                "opposite": bool(signals.stated_opposite),
+                "no_phrase": signals.answer_phrase is False,
+                "support": signals.support,
+                "away": bool(signals.key_terms_away_from_evidence),
+                "coverage": signals.question_coverage,
                 "unmatched_words": unmatched_words(r["question"], r["passages"]),
-                "relevance": signals.get("best_relevance", 0.0),  # the question's cosine with the top passage
+                "relevance": signals.best_relevance or 0.0,  # the question's cosine with the top passage
                 "sentence_relevance": best_sentence_relevance(r["question"], r["passages"], encoder.encode),
                 "answer_words": len(a.answer.split()),
                 # how much likelier the refusal is than the answer, per token (-inf: not measured)

@@ -11,7 +11,8 @@ from stdnum import luhn
 
 from generation.adjustment.injection import instruction_sentences
 from generation.adjustment.sentences import sentence_spans
-from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, SourcePassage
+from generation.adjustment.types import AdjustedAnswer, AdjustmentContext
+from generation.types import Passage
 
 BLOCKED = "[blocked]"
 _EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
@@ -88,7 +89,7 @@ def compile_rules(terms: Sequence[str], patterns: Sequence[str]) -> list[re.Patt
     return compiled
 
 
-def injected_payloads(passages: Sequence[SourcePassage], question: str) -> set[str]:
+def injected_payloads(passages: Sequence[Passage], question: str) -> set[str]:
     """Strings that instruction-like passage text asks the model to output (and the question doesn't mention)."""
     payloads: set[str] = set()
     for p in passages:
@@ -111,7 +112,7 @@ class ContentRulesStep:
         self._redact = redact_pii
 
     def apply(self, state: AdjustedAnswer, ctx: AdjustmentContext) -> AdjustedAnswer:
-        text, labels, notes = state.answer, list(state.adjustments), dict(state.notes)
+        text, labels, injection = state.answer, list(state.adjustments), state.injection
         payloads = injected_payloads(ctx.passages, ctx.question)
         if payloads:
             # Whole words, any case: a model that obeys may change the case of what it was told to say.
@@ -121,7 +122,7 @@ class ContentRulesStep:
             if new != text:
                 text = new
                 labels.append(f"{self.name}:removed_injected_output")
-                notes["injection"] = sorted(payloads)
+                injection = tuple(sorted(payloads))
         masked = text
         for rule in self._rules:
             masked = rule.sub(lambda m: BLOCKED if m.group() else m.group(), masked)
@@ -131,4 +132,4 @@ class ContentRulesStep:
         if self._redact:
             text, kinds = redact_pii(text)
             labels.extend(f"{self.name}:redacted_{k}" for k in dict.fromkeys(kinds))
-        return dataclasses.replace(state, answer=text, adjustments=labels, notes=notes)
+        return dataclasses.replace(state, answer=text, adjustments=labels, injection=injection)

@@ -62,7 +62,6 @@ class AdjustmentPipeline:
             sentences=[],
             support=0.0,
             adjustments=[],
-            notes={},
         )
         for step in self._steps:
             if enabled is not None and step.name not in enabled:

@@ -79,14 +79,37 @@ def test_streaming_chat_completion(client: openai.OpenAI) -> None:
     chunks = list(stream)
     assert len({c.id for c in chunks}) == 1 and all(c.object == "chat.completion.chunk" for c in chunks)
     assert chunks[0].choices[0].delta.role == "assistant"
-    drafted = "".join(c.choices[0].delta.content or "" for c in chunks)
-    assert drafted.strip()
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
     last = chunks[-1]
     assert last.choices[0].finish_reason in ("stop", "length")
     assert all(c.choices[0].finish_reason is None for c in chunks[:-1])
     assert last.usage is not None and last.usage.completion_tokens > 0
     extra = last.to_dict()
-    assert isinstance(extra["answer"], str) and isinstance(extra["citations"], list) and extra["answer_id"]
+    assert isinstance(extra["citations"], list) and extra["answer_id"]
+    # What was streamed is the adjusted answer, exactly.
+    assert streamed.strip() and streamed == extra["answer"]
+
+
+def test_an_abstention_streams_as_the_abstention(client: openai.OpenAI) -> None:
+    # A collection with no documents: nothing is retrieved, so the service abstains whatever the model drafts.
+    stream = client.chat.completions.create(
+        model="rag",
+        messages=[{"role": "user", "content": "When does the museum open?"}],
+        max_tokens=16,
+        stream=True,
+        extra_body={"collection": "empty"},
+    )
+    chunks = list(stream)
+    extra = chunks[-1].to_dict()
+    assert extra["abstained"] is True
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == extra["answer"] == "The documents don't say."
+    plain = client.chat.completions.create(
+        model="rag",
+        messages=[{"role": "user", "content": "When does the museum open?"}],
+        max_tokens=16,
+        extra_body={"collection": "empty"},
+    )
+    assert plain.choices[0].message.content == extra["answer"]
 
 
 def test_generator_model_id_chats_without_retrieval(client: openai.OpenAI) -> None:

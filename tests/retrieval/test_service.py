@@ -390,6 +390,22 @@ def test_query_vector_pass_through_equals_encoding_here(make_service: Factory) -
     assert svc.search("acme", "   ", top_k=3) == []
 
 
+def test_hits_carry_rank_and_the_question_passage_cosine_in_every_mode(make_service: Factory) -> None:
+    svc = make_service()
+    _ingest(svc)
+    query = QUERIES["chess.txt"]
+    (vec,) = svc.encode_queries([query])
+    for mode in MODES:
+        hits = svc.search("acme", query, top_k=3, mode=mode, query_vector=vec)
+        assert hits and [h.rank for h in hits] == list(range(1, len(hits) + 1))
+        for h in hits:
+            # The cosine the index holds, not a second embedding: equal to encoding the chunk here.
+            expected = float(svc.encoder.encode([h.text])[0] @ vec)
+            assert h.relevance == pytest.approx(expected, abs=1e-4), mode
+    # Without a query vector, bm25 encodes nothing, so there is no cosine to give.
+    assert all(h.relevance is None for h in svc.search("acme", query, top_k=3, mode=RetrievalMode.BM25))
+
+
 @pytest.mark.parametrize("kind", ["hnsw", "ivf"])
 def test_forced_ann_indexes_search_and_survive_restart(make_embedded: Factory, kind: str) -> None:
     svc = make_embedded(vector_index=kind)
