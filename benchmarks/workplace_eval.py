@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import sys
 import time
@@ -218,22 +219,37 @@ def ingest(client: httpx.Client) -> dict[str, str]:
     return sources
 
 
-def run(url: str, questions: list[Question], details: list[str], concurrency: int) -> dict[str, Any]:
+def run(
+    url: str, questions: list[Question], details: list[str], concurrency: int, report: Path | None
+) -> dict[str, Any]:
+    """Asks every question at each detail level; the report is rewritten after each level."""
+    result: dict[str, Any] = {"url": url, "summaries": {}, "rows": {}}
+    # Every answer is also appended to REPORT.progress.jsonl as it comes, for a run stopped half-way.
+    progress = report.with_suffix(".progress.jsonl").open("w") if report else None
     with httpx.Client(base_url=url, timeout=3600) as client:
         texts = DocumentTexts(client, ingest(client))
-        rows: dict[str, list[dict[str, Any]]] = {}
         for detail in details:
             with ThreadPoolExecutor(concurrency) as pool:
-                rows[detail] = list(pool.map(lambda q, d=detail: ask(client, texts, q, d), questions))
-            s = summary(rows[detail])
+                futures = [pool.submit(ask, client, texts, q, detail) for q in questions]
+                rows = []
+                for future in futures:  # in question order, so a stopped run's report is a fair prefix
+                    rows.append(future.result())
+                    if progress:
+                        progress.write(json.dumps(rows[-1], ensure_ascii=False) + "\n")
+                        progress.flush()
+            result["rows"][detail] = rows
+            result["summaries"][detail] = s = summary(rows)
             print(
                 f"[{detail}] correct {s['correct']:.1%}, abstain unanswerable {s['abstain_unanswerable']:.1%}, "
                 f"confidently wrong {s['confidently_wrong']:.1%}",
                 file=sys.stderr,
                 flush=True,
             )
-    summaries = {d: summary(r) for d, r in rows.items()}
-    return {"url": url, "summaries": summaries, "rows": rows}
+            if report:
+                report.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    if progress:
+        progress.close()
+    return result
 
 
 def main() -> None:
@@ -249,6 +265,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N answerable and N unanswerable questions")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     parser.add_argument("--report", type=Path, help="write every answer and the summaries here (JSON)")
+    parser.add_argument("--ready-timeout", type=float, default=1800, help="seconds to wait for a started server")
     args = parser.parse_args()
 
     questions = load_questions(args.questions)
@@ -256,16 +273,18 @@ def main() -> None:
         questions = [q for q in questions if q.answerable][: args.limit] + [q for q in questions if not q.answerable][
             : args.limit
         ]
+    # A fixed shuffle mixes documents and answerable with unanswerable questions, so any prefix of a run
+    # (--limit, or a run stopped early) covers them all.
+    random.Random(0).shuffle(questions)
     details = args.detail or ["short", "normal"]
     if args.url:
-        result = run(args.url, questions, details, args.concurrency)
+        result = run(args.url, questions, details, args.concurrency, args.report)
     else:
         # Quality, not latency: a busy machine must not turn slow answers into 504s.
-        with running_server(env={"RAG_REQUEST_TIMEOUT_S": "3600"}) as url:
-            result = run(url, questions, details, args.concurrency)
+        with running_server(env={"RAG_REQUEST_TIMEOUT_S": "3600"}, ready_timeout=args.ready_timeout) as url:
+            result = run(url, questions, details, args.concurrency, args.report)
     print(table(result["summaries"]))
     if args.report:
-        args.report.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
         print(f"per-question report: {args.report}")
 
 
