@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.server import running_server
+from benchmarks.common import running_server
 
 DATA = Path(__file__).resolve().parent / "data" / "workplace"
 DOCUMENTS = ("handbook.md", "it-facilities.html", "travel-policy.pdf")
