@@ -20,7 +20,9 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from app.errors import RequestTimeoutError
+from app.feedback import FeedbackStore
 from app.grounding import GroundingService
+from app.pg_feedback import PostgresFeedbackStore
 from app.schemas import (
     AskRequest,
     AskResponse,
@@ -33,7 +35,6 @@ from app.schemas import (
     Usage,
 )
 from app.settings import Settings
-from generation.adjustment.feedback import FeedbackStore
 from generation.adjustment.pipeline import AdjustmentPipeline
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext
 from generation.engine import Generator
@@ -86,7 +87,7 @@ class AskService:
         retrieval: RetrievalService,
         generator: Generator,
         adjuster: AdjustmentPipeline,
-        feedback: FeedbackStore,
+        feedback: FeedbackStore | PostgresFeedbackStore,
         embed_query: Callable[[str], Awaitable[np.ndarray]],
         embed_texts: Callable[[Sequence[str]], np.ndarray],
         grounding: GroundingService | None = None,
@@ -114,7 +115,7 @@ class AskService:
             learned = self.feedback.collection_defaults(tenant, req.collection or s.default_collection).detail
             # Stored from a validated FeedbackRequest, so one of the Detail values.
             detail, from_feedback = (cast(Detail, learned), True) if learned else (s.detail, False)
-        enabled = set(s.adjustment_steps())
+        enabled: set[str] = set(s.adjustments)
         for name, on in (req.adjustments or {}).items():
             (enabled.add if on else enabled.discard)(name)
         return AskPlan(
@@ -159,6 +160,7 @@ class AskService:
         """
         progress: asyncio.Queue[Progress] = asyncio.Queue()
         task = asyncio.ensure_future(self.ask(plan, progress.put_nowait))
+        getter: asyncio.Future[Progress] | None = None
         try:
             while not task.done() or not progress.empty():
                 getter = asyncio.ensure_future(progress.get())
@@ -170,6 +172,8 @@ class AskService:
             yield task.result()
         finally:
             task.cancel()
+            if getter is not None:
+                getter.cancel()
 
     # --- stages --------------------------------------------------------------------
 

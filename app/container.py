@@ -13,19 +13,26 @@ from typing import IO, Any
 import numpy as np
 
 from app.ask import AskService
+from app.errors import DataFolderInUseError
+from app.feedback import FeedbackStore
 from app.grounding import GroundingService
-from app.keys import Authenticator, KeyStore
+from app.keys import Authenticator, KeyStorage, KeyStore, PostgresKeyStore
 from app.metrics import Metrics
+from app.pg_feedback import PostgresFeedbackStore
 from app.ratelimit import RateLimiter
 from app.settings import Settings
-from generation.adjustment.feedback import FeedbackStore
 from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
 from generation.batching import DynamicBatcher
 from generation.engine import Generator, LocalGenerator
 from generation.model import LoadedModel, load_causal_lm
 from grounding import DEFAULT_ARTIFACT_DIR, GroundingReader
+from retrieval.backend import SearchBackend
+from retrieval.embedded import EmbeddedBackend
 from retrieval.encoder import Encoder, SentenceTransformerEncoder
+from retrieval.errors import IndexUnavailableError
 from retrieval.parsing import ParseLimits
+from retrieval.postgres.backend import PostgresBackend
+from retrieval.postgres.database import Database
 from retrieval.service import RetrievalService
 from retrieval.types import RetrievalMode
 
@@ -36,8 +43,8 @@ def adjustment_config(s: Settings) -> AdjustmentConfig:
     return AdjustmentConfig(
         unsupported=s.unsupported_sentences,
         support_threshold=s.support_threshold,
-        blocked_terms=tuple(t.strip() for t in s.blocked_terms.split(",") if t.strip()),
-        blocked_patterns=tuple(p for p in s.blocked_patterns.split(";;") if p.strip()),
+        blocked_terms=tuple(s.blocked_terms),
+        blocked_patterns=tuple(s.blocked_patterns),
         redact_pii=s.redact_pii,
         min_relevance=s.min_relevance,
         min_question_coverage=s.min_question_coverage,
@@ -85,7 +92,6 @@ def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = 
     return LocalGenerator(
         loaded,
         max_batch_size=s.max_batch_size,
-        max_wait_ms=s.max_batch_wait_ms,
         max_queue=s.max_queue,
         on_batch=metrics.observe_batch,
         engine=s.batch_engine,
@@ -94,7 +100,8 @@ def build_generator(s: Settings, metrics: Metrics, loaded: LoadedModel | None = 
 
 @dataclass
 class Services:
-    """Everything the routes need. Cheap to construct; ``load()`` pays for the models."""
+    """Everything the routes need. Cheap to construct, and touches no file: ``load_store()`` creates the data
+    folder, ``load()`` pays for the models."""
 
     settings: Settings
     # Already-loaded models may be handed in (tests, embedding the service); otherwise load() builds them.
@@ -107,28 +114,43 @@ class Services:
 
     def __post_init__(self) -> None:
         s = self.settings
-        s.index_dir.mkdir(parents=True, exist_ok=True)
-        self.keys = KeyStore(s.store_path)
-        self.auth = Authenticator(s.api_key_pairs(), self.keys)
+        backend: SearchBackend
+        self.database: Database | None = None
+        if s.database_url:
+            # PostgreSQL holds everything, so this process keeps no state of its own: it can be one of many.
+            self.database = Database(s.database_url, max_size=s.database_pool_size)
+            backend = PostgresBackend(self.database, wait_s=s.database_start_timeout_s)
+            self.keys: KeyStorage = PostgresKeyStore(self.database)
+            self.feedback: FeedbackStore | PostgresFeedbackStore = PostgresFeedbackStore(
+                self.database, min_votes=s.feedback_min_votes
+            )
+            key_refresh_s = 0.0  # a key revoked through one replica is refused by every other at once
+        else:
+            backend = EmbeddedBackend(
+                s.index_dir,
+                vector_index=s.vector_index,
+                ann_threshold=s.ann_threshold,
+                save_interval_s=s.index_save_interval_s,
+            )
+            self.keys = KeyStore(s.store_path)
+            self.feedback = FeedbackStore(s.store_path, min_votes=s.feedback_min_votes)
+            key_refresh_s = 5.0
+        self.auth = Authenticator(s.api_keys, self.keys, refresh_s=key_refresh_s)
         self.rate_limiter = RateLimiter(s.rate_limit)
         if self.encoder is None:
             self.encoder = SentenceTransformerEncoder(
                 s.embedding_model, device=s.device, batch_size=s.embedding_batch_size
             )
         self.retrieval = RetrievalService(
-            data_dir=s.index_dir,
+            backend=backend,
             encoder=self.encoder,
             chunk_tokens=s.chunk_tokens,
             chunk_overlap=s.chunk_overlap,
             parse_limits=ParseLimits(max_pages=s.max_pages, max_chars=s.max_chars, pdf_timeout_s=s.pdf_timeout_s),
             max_chunks_per_document=s.max_chunks_per_document,
-            vector_index=s.vector_index,
-            ann_threshold=s.ann_threshold,
             rrf_k=s.rrf_k,
             default_mode=RetrievalMode(s.retrieval_mode),
-            save_interval_s=s.index_save_interval_s,
         )
-        self.feedback = FeedbackStore(s.store_path, min_votes=s.feedback_min_votes)
         self.adjuster: AdjustmentPipeline = build_default_pipeline(adjustment_config(s))
         # Query embeddings of concurrent requests share one encoder call.
         self.query_batcher: DynamicBatcher[str, np.ndarray] = DynamicBatcher(
@@ -171,17 +193,17 @@ class Services:
 
     def _take_writer_lock(self) -> None:
         """One process owns a data folder: a second server (or a direct `ingest`) fails clearly instead of
-        silently forking the index. The kernel drops the lock when the process dies, even on SIGKILL."""
+        silently forking the index. The kernel drops the lock when the process dies, even on SIGKILL.
+        With PostgreSQL there is no folder to own: every replica and `ingest` may write at once."""
+        if self.database is not None:
+            return
         path = self.settings.index_dir / "writer.lock"
         handle = path.open("a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             handle.close()
-            raise RuntimeError(
-                f"another process is using {self.settings.index_dir}; stop it, or ingest through it "
-                "with `rag ingest --url`"
-            ) from exc
+            raise DataFolderInUseError(self.settings.index_dir) from exc
         self._lock_handle = handle
 
     def release_writer_lock(self) -> None:
@@ -190,8 +212,17 @@ class Services:
             self._lock_handle.close()
             self._lock_handle = None
 
+    def prepare_database(self) -> None:
+        """Blocking: wait for PostgreSQL and migrate it (nothing to do for the embedded store).
+
+        Raises ``SchemaVersionError`` when the database is newer than this build: the replica must not start.
+        """
+        if self.database is not None:
+            self.database.open(wait_s=self.settings.database_start_timeout_s)
+
     def load_store(self) -> None:
         """Blocking: the store and indexes only (what direct ingestion needs)."""
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
         self._take_writer_lock()
         self.retrieval.load()
 
@@ -227,7 +258,7 @@ class Services:
             logger.exception("start-up failed")
             raise
         self.ready = True
-        logger.info("ready: %s", self.retrieval.stats())
+        logger.info("ready: %s", self.index_status()[1])
 
     async def stop(self) -> None:
         self.ready = False
@@ -241,11 +272,21 @@ class Services:
         self.keys.close()
         self.release_writer_lock()
 
+    def index_status(self) -> tuple[bool, dict[str, Any]]:
+        """(storage answers, what /readyz shows about it): a database outage makes the replica unready."""
+        if not self.retrieval.ready:
+            return False, {"loaded": False}
+        try:
+            return True, self.retrieval.stats()
+        except IndexUnavailableError as exc:
+            return False, {"loaded": True, "error": exc.message}
+
     def readiness(self) -> dict[str, Any]:
+        storage_ok, index = self.index_status()
         depth = self.generator.queue_depth() if self.generator else 0
         capacity = self.generator.max_queue if self.generator else self.settings.max_queue
         return {
-            "ready": self.ready,
+            "ready": self.ready and storage_ok,
             "models": {
                 "embedding": self.settings.embedding_model,
                 "generator": getattr(self.generator, "model_name", self.settings.generator_model),
@@ -253,7 +294,7 @@ class Services:
                 "loaded": self.ready,
                 "error": self.load_error,
             },
-            "index": self.retrieval.stats() if self.retrieval.ready else {"loaded": False},
+            "index": index,
             "queue": {
                 "depth": depth,
                 "capacity": capacity,

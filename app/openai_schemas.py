@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sse_starlette import ServerSentEvent
 
+from app import openapi_examples as ex
 from app.schemas import AskRequest, AskResponse, CitationOut, Detail, RetrievalModeName, Tone
 from app.sse import json_event, text_event
 from generation.types import GenerationResult
@@ -86,7 +87,9 @@ class ChatCompletionRequest(BaseModel):
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     n: int | None = Field(default=None, ge=1, le=1, description="Only one choice is supported")
     # Extensions (used by the retrieval-augmented path only).
-    collection: str | None = Field(default=None, max_length=200)
+    collection: str | None = Field(
+        default=None, max_length=200, description="Search only this collection; omitted: every collection"
+    )
     detail: Detail | None = None
     tone: Tone | None = None
     retrieval_mode: RetrievalModeName | None = None
@@ -151,6 +154,8 @@ class CompletionUsage(BaseModel):
 
 
 class ChatCompletion(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.CHAT_COMPLETION]})
+
     id: str = Field(examples=["chatcmpl-5f0c8e1d2b3a4c6d8e9f0a1b2c3d4e5f"])
     object: Literal["chat.completion"] = "chat.completion"
     created: int
@@ -260,6 +265,8 @@ class ModelCard(BaseModel):
 
 
 class ModelList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.MODEL_LIST]})
+
     object: Literal["list"] = "list"
     data: list[ModelCard]
 
@@ -305,6 +312,8 @@ class EmbeddingUsage(BaseModel):
 
 
 class EmbeddingResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.EMBEDDING_RESPONSE]})
+
     object: Literal["list"] = "list"
     data: list[EmbeddingData]
     model: str

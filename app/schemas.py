@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app import openapi_examples as ex
 from app.errors import InvalidRequestError
-from app.settings import Settings
+from app.settings import AdjustmentName, Settings
 from generation.types import GenerationParams
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 RetrievalModeName = Literal["dense", "bm25", "hybrid"]
 Detail = Literal["short", "normal", "detailed"]
 Tone = Literal["neutral", "formal", "friendly"]
-AdjustmentName = Literal["correct", "content_rules", "shorten", "citations", "reader", "abstain", "style"]
 
 
 class ErrorDetail(BaseModel):
@@ -33,14 +33,22 @@ class ErrorResponse(BaseModel):
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the error statuses a route can answer."""
-    return {status: {"model": ErrorResponse} for status in statuses}
+    """OpenAPI `responses=` entries for the error statuses a route can answer, each with an example.
+
+    422 is always listed: any route with a parameter or a body answers it (in this body, not FastAPI's own).
+    """
+    return {
+        status: {"model": ErrorResponse, "content": {"application/json": {"example": ex.error_example(status)}}}
+        for status in sorted({*statuses, 422})
+    }
 
 
 # --- documents -------------------------------------------------------------------
 
 
 class DocumentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.DOCUMENT]})
+
     id: str = Field(examples=["3f2b8c1d9e7a4b6c8d0e1f2a3b4c5d6e"])
     source: str = Field(examples=["handbook.pdf"])
     collection: str = Field(examples=["default"])
@@ -56,10 +64,14 @@ class IngestedDocument(DocumentOut):
 
 
 class IngestResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.INGEST_RESPONSE]})
+
     documents: list[IngestedDocument]
 
 
 class DocumentList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.DOCUMENT_LIST]})
+
     documents: list[DocumentOut]
     total: int
     limit: int
@@ -67,7 +79,35 @@ class DocumentList(BaseModel):
 
 
 class DeleteResponse(BaseModel):
-    deleted: str
+    model_config = ConfigDict(json_schema_extra={"examples": [{"deleted": "3f2b8c1d9e7a4b6c8d0e1f2a3b4c5d6e"}]})
+
+    deleted: str = Field(description="Id of the deleted document")
+
+
+class DocumentText(BaseModel):
+    """A range of a document's extracted text: the text that citations' `start` and `end` point into."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "document_id": "3f2b8c1d9e7a4b6c8d0e1f2a3b4c5d6e",
+                    "source": "handbook.pdf",
+                    "start": 120,
+                    "end": 180,
+                    "characters": 18230,
+                    "text": "Refunds are paid within 14 days of the returned item arriving.",
+                }
+            ]
+        }
+    )
+
+    document_id: str
+    source: str
+    start: int = Field(description="Offset of the first character returned")
+    end: int = Field(description="Offset just past the last character returned (`end - start` characters)")
+    characters: int = Field(description="Length of the document's whole extracted text")
+    text: str = Field(description="The document's extracted text between start and end")
 
 
 # --- search ------------------------------------------------------------------------
@@ -81,7 +121,9 @@ class SearchRequest(BaseModel):
 
     query: str = Field(min_length=1, max_length=2000, description="What to look for")
     top_k: int | None = Field(default=None, ge=1, le=1000, description="Passages to return")
-    collection: str | None = Field(default=None, max_length=200, description="Only this collection")
+    collection: str | None = Field(
+        default=None, max_length=200, description="Only this collection; omitted: every collection"
+    )
     retrieval_mode: RetrievalModeName | None = Field(default=None, description="dense, bm25 or hybrid")
     rerank: bool | None = Field(
         default=None, description="Rerank the candidates with the grounding model (default: RAG_RERANK)"
@@ -93,6 +135,17 @@ class SearchRequest(BaseModel):
         if not v.strip():
             raise ValueError("must not be blank")
         return v
+
+    def retrieval_top_k(self, settings: Settings) -> int:
+        """``top_k`` or the default; ``InvalidRequestError`` (422) when over ``max_top_k``."""
+        return _top_k(self.top_k, settings)
+
+
+def _top_k(requested: int | None, settings: Settings) -> int:
+    top_k = requested or settings.top_k
+    if top_k > settings.max_top_k:
+        raise InvalidRequestError(f"top_k {top_k} is over the limit of {settings.max_top_k}")
+    return top_k
 
 
 class SearchResult(BaseModel):
@@ -110,6 +163,8 @@ class SearchResult(BaseModel):
 
 
 class SearchResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.SEARCH_RESPONSE]})
+
     results: list[SearchResult]
 
 
@@ -129,7 +184,11 @@ class AskRequest(BaseModel):
 
     question: str = Field(min_length=1, description="The question to answer from your documents")
     top_k: int | None = Field(default=None, ge=1, le=1000)
-    collection: str | None = Field(default=None, max_length=200)
+    collection: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Search only this collection (and use its feedback defaults); omitted: every collection",
+    )
     retrieval_mode: RetrievalModeName | None = None
     rerank: bool | None = Field(
         default=None, description="Rerank retrieved passages with the grounding model (default: RAG_RERANK)"
@@ -160,12 +219,11 @@ class AskRequest(BaseModel):
                 f"question is {len(self.question)} characters; the limit is {settings.max_question_chars}"
             )
         check_new_tokens("max_new_tokens", self.max_new_tokens, settings)
-        top_k = self.retrieval_top_k(settings)
-        if top_k > settings.max_top_k:
-            raise InvalidRequestError(f"top_k {top_k} is over the limit of {settings.max_top_k}")
+        self.retrieval_top_k(settings)
 
     def retrieval_top_k(self, settings: Settings) -> int:
-        return self.top_k or settings.top_k
+        """``top_k`` or the default; ``InvalidRequestError`` (422) when over ``max_top_k``."""
+        return _top_k(self.top_k, settings)
 
     def generation_options(self, settings: Settings, detail: str) -> GenerationParams:
         # A short answer is a phrase: letting the model run on only invites drift.
@@ -253,6 +311,8 @@ class Usage(BaseModel):
 
 
 class AskResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.ASK_RESPONSE]})
+
     answer_id: str
     answer: str
     abstained: bool
@@ -284,6 +344,8 @@ class FeedbackRequest(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.FEEDBACK_RESPONSE]})
+
     recorded: bool
     defaults_changed: bool
     collection_defaults: dict[str, Any]
@@ -293,10 +355,14 @@ class FeedbackResponse(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.HEALTH]})
+
     status: str
 
 
 class Readiness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.READINESS]})
+
     ready: bool
     models: dict[str, Any]
     index: dict[str, Any]

@@ -68,16 +68,19 @@ def _native(client: httpx.Client, question: str, max_new: int) -> dict[str, Any]
                 answer = payload["answer"]
             elif event == "error":
                 raise RuntimeError(data)
-    return {"first_event": first_event, "first_content": first_content, "complete": time.perf_counter() - t0,
-            "agrees": text == answer}
+    return {
+        "first_event": first_event,
+        "first_content": first_content,
+        "complete": time.perf_counter() - t0,
+        "agrees": text == answer,
+    }
 
 
 def _openai(client: httpx.Client, question: str, max_new: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     first_event = first_content = None
     text, answer = "", None
-    body = {"model": "rag", "messages": [{"role": "user", "content": question}], "stream": True,
-            "max_tokens": max_new}
+    body = {"model": "rag", "messages": [{"role": "user", "content": question}], "stream": True, "max_tokens": max_new}
     with client.stream("POST", "/v1/chat/completions", json=body) as resp:
         resp.raise_for_status()
         for _, data in _events(resp):
@@ -91,9 +94,13 @@ def _openai(client: httpx.Client, question: str, max_new: int) -> dict[str, Any]
                 first_content = now if first_content is None else first_content
                 text += content
             if chunk.get("answer_id"):
-                answer = chunk.get("answer", text)  # after: the deltas are the answer, no "answer" field
-    return {"first_event": first_event, "first_content": first_content, "complete": time.perf_counter() - t0,
-            "agrees": text == answer}
+                answer = chunk.get("answer")
+    return {
+        "first_event": first_event,
+        "first_content": first_content,
+        "complete": time.perf_counter() - t0,
+        "agrees": text == answer,
+    }
 
 
 def main() -> None:
@@ -102,12 +109,16 @@ def main() -> None:
     ap.add_argument("--paragraphs", type=int, default=20)
     ap.add_argument("--questions", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--ready-timeout", type=float, default=1800, help="seconds to wait for the server to load")
     args = ap.parse_args()
     article = json.loads(args.squad.read_text())["data"][0]
     paragraphs = article["paragraphs"][: args.paragraphs]
     questions = [qa["question"] for p in paragraphs for qa in p["qas"] if not qa.get("is_impossible")]
     questions = questions[:: max(1, len(questions) // args.questions)][: args.questions]
-    with running_server(env={"RAG_REQUEST_TIMEOUT_S": "600"}) as url, httpx.Client(base_url=url, timeout=600) as c:
+    with (
+        running_server(env={"RAG_REQUEST_TIMEOUT_S": "600"}, ready_timeout=args.ready_timeout) as url,
+        httpx.Client(base_url=url, timeout=600) as c,
+    ):
         files = [("files", (f"p{i}.txt", p["context"].encode())) for i, p in enumerate(paragraphs)]
         c.post("/ingest", files=files).raise_for_status()
         _native(c, questions[0], args.max_new_tokens)  # warm-up
@@ -118,12 +129,15 @@ def main() -> None:
     print(f"{len(questions)} questions, max_new_tokens={args.max_new_tokens}, medians in ms")
     print(f"{'stream':<12} {'first event':>12} {'first content':>14} {'complete':>10} {'text != answer':>15}")
     for name, rows in results.items():
+
         def med(key: str, rows: list[dict[str, Any]] = rows) -> float:
             return statistics.median(r[key] for r in rows) * 1000
 
         differ = sum(not r["agrees"] for r in rows)
-        print(f"{name:<12} {med('first_event'):>12.0f} {med('first_content'):>14.0f} {med('complete'):>10.0f}"
-              f" {differ:>10}/{len(rows)}")
+        print(
+            f"{name:<12} {med('first_event'):>12.0f} {med('first_content'):>14.0f} {med('complete'):>10.0f}"
+            f" {differ:>10}/{len(rows)}"
+        )
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ class SearchHit:
 
     chunk: Chunk
     score: float  # cosine (dense), BM25 (bm25) or RRF (hybrid), as the mode ranked by
-    rank: int  # 1-based position in its result list; the prompt shows the passage as "[rank]"
+    rank: int = 0  # 1-based position in its result list (0: not ranked yet); the prompt shows it as "[rank]"
     relevance: float | None = None  # cosine of question and chunk vector whatever the mode, when known
     rerank_score: float | None = None  # the reranker's score, when the hit was reranked
 

@@ -69,9 +69,19 @@ class VectorIndex(Protocol):
 
     def __len__(self) -> int: ...
 
+    def export(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids (N,), vectors (N, D)) of every live entry, sorted by id: to rebuild as another kind."""
+        ...
+
+    def snapshot(self) -> tuple[bytes, np.ndarray]:
+        """The bytes ``save`` would write and the live ids they hold, taken together."""
+        ...
+
     def save(self, path: Path) -> None: ...
 
-    def load(self, path: Path) -> None: ...
+    def load(self, path: Path) -> None:
+        """Replace the contents with the file's. Raises (ValueError, OSError, ...) if it is unreadable."""
+        ...
 
 
 def fsync_dir(path: Path) -> None:

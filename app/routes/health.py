@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app import openapi_examples as ex
 from app.container import Services
 from app.deps import get_services, get_tenant
 from app.schemas import Health, Readiness
@@ -19,7 +20,13 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={
+        503: {"model": Readiness, "content": {"application/json": {"example": {**ex.READINESS, "ready": False}}}}
+    },
+)
 def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse:
     """Readiness: models and index loaded, and how full the generation queue is (503 until ready)."""
     body = Readiness.model_validate(services.readiness())
@@ -30,7 +37,7 @@ def readyz(services: Annotated[Services, Depends(get_services)]) -> JSONResponse
     "/metrics",
     response_class=Response,
     dependencies=[Depends(get_tenant)],
-    responses={200: {"content": {"text/plain": {}}}},
+    responses={200: {"content": {"text/plain": {"example": ex.METRICS}}}},
 )
 def metrics(services: Annotated[Services, Depends(get_services)]) -> Response:
     """Prometheus metrics: requests and latency by route, queue depth, batch sizes, tokens/s, ingestion."""

@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
+from app import openapi_examples as ex
 from app.ask import AskPlan, AskService, Progress
 from app.container import Services
 from app.deps import ServicesDep, TenantDep
@@ -71,7 +72,7 @@ _STARTED = now()
 
 _STREAM_DOC = {
     "description": "With `stream: true`: `data: {chat.completion.chunk}` server-sent events, then `data: [DONE]`.",
-    "content": {"text/event-stream": {}},
+    "content": {"text/event-stream": {"example": ex.CHAT_STREAM}},
 }
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.deps import AskServiceDep, ServicesDep, TenantDep
-from app.errors import InvalidRequestError
 from app.schemas import SearchRequest, SearchResponse, SearchResult, error_responses
 from retrieval.types import RetrievalMode
 
@@ -14,9 +13,7 @@ router = APIRouter(tags=["search"])
 async def search(req: SearchRequest, services: ServicesDep, ask: AskServiceDep, tenant: TenantDep) -> SearchResponse:
     """Top-k passages for a query: dense (FAISS), bm25 or hybrid (reciprocal rank fusion), then reranked."""
     settings = services.settings
-    top_k = req.top_k or settings.top_k
-    if top_k > settings.max_top_k:
-        raise InvalidRequestError(f"top_k {top_k} is over the limit of {settings.max_top_k}")
+    top_k = req.retrieval_top_k(settings)
     mode = RetrievalMode(req.retrieval_mode or settings.retrieval_mode)
     hits = await ask.search(
         tenant,
