@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,14 +16,35 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from app.cli_errors import CliError, describe, server_error
 from app.settings import Settings, get_settings
 
-cli = typer.Typer(help="Retrieval-augmented answers from your own documents.", no_args_is_help=True)
+cli = typer.Typer(
+    help="Retrieval-augmented answers from your own documents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # main() prints one line per error; --verbose adds the traceback
+)
 keys_cli = typer.Typer(help="Manage API keys kept (as hashes) in the store.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 console = Console(stderr=True)
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
+DEFAULT_URL = "http://127.0.0.1:8000"
+# Statuses /ingest answers about one file; any other error status is about the request as a whole.
+FILE_STATUSES = {413, 415, 422}
+
+_verbose = False
+
+UrlOption = Annotated[str, typer.Option(envvar="RAG_URL", help="Server URL")]
+ApiKeyOption = Annotated[str | None, typer.Option(envvar="RAG_API_KEY", help="API key, if the server needs one")]
+
+
+@cli.callback()
+def _options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the traceback when a command fails")] = False,
+) -> None:
+    global _verbose
+    _verbose = _verbose or verbose
 
 
 def iter_files(paths: list[Path]) -> Iterator[Path]:
@@ -33,17 +55,24 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
         elif path.is_file():
             yield path
         else:
-            raise typer.BadParameter(f"{path} does not exist")
+            raise CliError(f"{path} does not exist", "check the path")
 
 
-def _progress() -> Progress:
-    return Progress(
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=console,
     )
+    with progress:
+        try:
+            yield progress
+        except BaseException:
+            progress.live.transient = True  # on failure the bar goes, and only the error line is left
+            raise
 
 
 @cli.command()
@@ -68,14 +97,13 @@ def ingest(
     collection: Annotated[str | None, typer.Option(help="Collection to put them in")] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant (direct mode only)")] = None,
     url: Annotated[str | None, typer.Option(help="Send to a running server instead of the store")] = None,
-    api_key: Annotated[str | None, typer.Option(envvar="RAG_API_KEY", help="Key for --url")] = None,
+    api_key: ApiKeyOption = None,
     batch: Annotated[int, typer.Option(help="Files per batch")] = 16,
 ) -> None:
     """Ingest a folder or files, with a progress bar: directly into the store, or over HTTP with --url."""
     files = list(iter_files(paths))
     if not files:
-        console.print("no supported files found")
-        raise typer.Exit(1)
+        raise CliError("no supported files found", f"rag ingest reads {', '.join(sorted(SUPPORTED))} files")
     stored = deduplicated = failed = chunks = 0
     with _progress() as progress:
         task = progress.add_task("ingesting", total=len(files))
@@ -86,7 +114,9 @@ def ingest(
         ):
             if "error" in result:
                 failed += 1
-                console.print(f"[red]{result['source']}: {result['error']}")
+                error = str(result["error"])
+                named = error if error.startswith(f"{result['source']}: ") else f"{result['source']}: {error}"
+                console.print(named, style="red", markup=False, highlight=False)
             elif result["deduplicated"]:
                 deduplicated += 1
             else:
@@ -147,28 +177,23 @@ def _ingest_http(
         for path in files:
             data = {"collection": collection} if collection else {}
             resp = client.post("/ingest", files=[("files", (path.name, path.read_bytes()))], data=data)
-            if resp.status_code != 200:
-                yield {"source": path.name, "error": _error_message(resp)}
+            if resp.status_code in FILE_STATUSES:
+                yield {"source": path.name, "error": server_error(resp).message.split(": ", 1)[-1]}
                 continue
+            if resp.status_code != 200:
+                raise server_error(resp)  # not about this file: stop here
             for doc in resp.json()["documents"]:
                 yield {"source": doc["source"], "deduplicated": doc["deduplicated"], "chunks": doc["chunks"]}
-
-
-def _error_message(resp: Any) -> str:
-    try:
-        return str(resp.json()["error"]["message"])
-    except Exception:
-        return f"HTTP {resp.status_code}"
 
 
 @cli.command()
 def ask(
     question: Annotated[str, typer.Argument(help="Your question")],
-    url: Annotated[str, typer.Option(help="Server URL")] = "http://127.0.0.1:8000",
-    api_key: Annotated[str | None, typer.Option(envvar="RAG_API_KEY")] = None,
+    url: UrlOption = DEFAULT_URL,
+    api_key: ApiKeyOption = None,
     detail: Annotated[str | None, typer.Option(help="short, normal or detailed")] = None,
     tone: Annotated[str | None, typer.Option(help="neutral, formal or friendly")] = None,
-    collection: Annotated[str | None, typer.Option()] = None,
+    collection: Annotated[str | None, typer.Option(help="Only this collection (default: every collection)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole response")] = False,
 ) -> None:
     """Ask a running server a question and print the answer with its citations."""
@@ -178,10 +203,9 @@ def ask(
     for key, value in (("detail", detail), ("tone", tone), ("collection", collection)):
         if value:
             body[key] = value
-    resp = httpx.post(f"{url}/ask", json=body, headers=_headers(api_key), timeout=600)
+    resp = httpx.post(f"{url.rstrip('/')}/ask", json=body, headers=_headers(api_key), timeout=600)
     if resp.status_code != 200:
-        console.print(f"[red]{_error_message(resp)}")
-        raise typer.Exit(1)
+        raise server_error(resp)
     data = resp.json()
     if as_json:
         print(json.dumps(data, indent=2))
@@ -194,20 +218,63 @@ def ask(
 
 @cli.command("eval")
 def eval_(
-    data: Annotated[Path, typer.Option(help="SQuAD 2.0 json")] = Path("../shared/data/squad2-dev-3articles.json"),
-    sample: Annotated[int, typer.Option(help="Questions of each kind")] = 100,
+    questions: Annotated[Path, typer.Argument(help='JSON Lines: {"question": ..., "answer": ... or "unanswerable"}')],
+    url: UrlOption = DEFAULT_URL,
+    api_key: ApiKeyOption = None,
+    collection: Annotated[str | None, typer.Option(help="Only this collection (default: every collection)")] = None,
+    detail: Annotated[
+        str, typer.Option(help="Detail level asked for: short answers match expected ones best")
+    ] = "short",
+    report: Annotated[
+        Path | None, typer.Option(help="Per-question report (JSON Lines); default: QUESTIONS-report.jsonl here")
+    ] = None,
 ) -> None:
-    """Run the answer-quality benchmark (benchmarks/answer_quality.py) and print its table."""
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "answer_quality.py"
-    raise typer.Exit(subprocess.call([sys.executable, str(script), "--data", str(data), "--sample", str(sample)]))
+    """Ask a running server your own questions; print correct, abstained and confidently wrong answers."""
+    import httpx
+
+    from app.evaluation import QuestionFileError, Tally, judge, load_questions, report_row
+
+    try:
+        items = load_questions(questions)
+    except QuestionFileError as exc:
+        raise CliError(f"{questions}: {exc}", 'write one {"question": ..., "answer": ...} object per line') from exc
+    report = report or Path(f"{questions.stem}-report.jsonl")
+    tally = Tally()
+    with (
+        httpx.Client(base_url=url, headers=_headers(api_key), timeout=600) as client,
+        report.open("w", encoding="utf-8") as out,
+        _progress() as progress,
+    ):
+        task = progress.add_task("asking", total=len(items))
+        for q in items:
+            body: dict[str, Any] = {"question": q.question, "detail": detail}
+            if collection:
+                body["collection"] = collection
+            resp = client.post("/ask", json=body)
+            if resp.status_code == 200:
+                answer = resp.json()
+                outcome = judge(q, str(answer["answer"]), bool(answer["abstained"]))
+                row = report_row(q, outcome, answer)
+            elif resp.status_code in (400, 413, 422):  # about this question only: noted, and the run goes on
+                outcome = "error"
+                row = report_row(q, outcome, None, error=server_error(resp).message)
+            else:
+                raise server_error(resp)
+            tally.add(q, outcome)
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            progress.advance(task)
+    for line in tally.lines():
+        print(line)
+    print(f"report: {report}")
 
 
 @keys_cli.command("create")
 def keys_create(tenant: Annotated[str, typer.Option(help="Tenant the key acts for")]) -> None:
     """Create a key; it is printed once and only its hash is stored."""
-    from app.keys import KeyStore
+    from app.keys import open_key_store
 
-    store = KeyStore(get_settings().store_path)
+    store = open_key_store(get_settings())
     record, key = store.create(tenant)
     store.close()
     console.print(f"key id {record.key_id} for tenant {tenant!r} (shown once):")
@@ -217,9 +284,9 @@ def keys_create(tenant: Annotated[str, typer.Option(help="Tenant the key acts fo
 @keys_cli.command("list")
 def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant")] = None) -> None:
     """List keys (ids and tenants; never the keys)."""
-    from app.keys import KeyStore
+    from app.keys import open_key_store
 
-    store = KeyStore(get_settings().store_path)
+    store = open_key_store(get_settings())
     table = Table("key id", "tenant", "created", "revoked")
     for r in store.list(tenant):
         table.add_row(r.key_id, r.tenant, f"{r.created_at:.0f}", "yes" if r.revoked else "no")
@@ -233,9 +300,9 @@ def keys_revoke(
     tenant: Annotated[str | None, typer.Option(help="Only if it belongs to this tenant")] = None,
 ) -> None:
     """Revoke a key; requests with it are refused from then on."""
-    from app.keys import KeyStore
+    from app.keys import open_key_store
 
-    store = KeyStore(get_settings().store_path)
+    store = open_key_store(get_settings())
     ok = store.revoke(key_id, tenant)
     store.close()
     if not ok:
@@ -245,4 +312,16 @@ def keys_revoke(
 
 
 def main() -> None:
-    cli()
+    """Run the command; a failure prints one line with a hint (and the traceback with --verbose)."""
+    global _verbose
+    args = sys.argv[1:]
+    # --verbose works after the command too (`rag ask "..." --verbose`), not only before it.
+    _verbose = "--verbose" in args
+    try:
+        cli(args=[a for a in args if a != "--verbose"], prog_name="rag")
+    except Exception as exc:
+        if _verbose:
+            traceback.print_exception(exc)
+        error = describe(exc)
+        print(error.line(), file=sys.stderr)
+        sys.exit(error.exit_code)

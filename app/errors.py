@@ -11,6 +11,7 @@ where an error kind becomes a status code. Every error body has the shape::
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,14 @@ from generation import errors as gen
 from retrieval import errors as ret
 
 logger = logging.getLogger(__name__)
+
+
+class DataFolderInUseError(RuntimeError):
+    """Another process (a running server, or another `rag ingest`) holds the data folder's writer lock."""
+
+    def __init__(self, index_dir: Path) -> None:
+        super().__init__(f"another process is using {index_dir}; stop it, or ingest through it with `rag ingest --url`")
+        self.index_dir = index_dir
 
 
 class AppError(Exception):
@@ -63,6 +72,12 @@ class ServiceBusyError(AppError):
     code = "overloaded"
 
 
+class FeedbackNotFoundError(AppError):
+    """Feedback named an answer id that does not exist for this tenant (or belongs to another)."""
+
+    code = "answer_not_found"
+
+
 # The one mapping. Lookup walks the class's MRO, so a subclass inherits its parent's status.
 STATUS_BY_ERROR: dict[type[Exception], int] = {
     AuthenticationError: 401,
@@ -72,6 +87,7 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     RequestTimeoutError: 504,
     NotReadyError: 503,
     ServiceBusyError: 503,
+    FeedbackNotFoundError: 404,
     ret.UnsupportedMediaTypeError: 415,
     ret.EmptyDocumentError: 422,
     ret.CorruptDocumentError: 422,
@@ -84,7 +100,6 @@ STATUS_BY_ERROR: dict[type[Exception], int] = {
     gen.GenerationTimeoutError: 504,
     gen.RequestCancelledError: 499,
     gen.InvalidGenerationRequestError: 422,
-    gen.FeedbackNotFoundError: 404,
     gen.BackendTimeoutError: 504,
     gen.BackendError: 502,
     gen.GenerationError: 500,
@@ -184,8 +199,22 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def describe_malformed_json(body: object, position: int, reason: str) -> str:
+    """Where a JSON body stops parsing: line, column and character offset, with the parser's reason."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body if isinstance(body, str) else ""
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return f"the body is not valid JSON: {reason} at line {line}, column {column} (character {position})"
+
+
 async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if errors and errors[0].get("type") == "json_invalid":
+        loc = errors[0].get("loc", ())
+        position = loc[-1] if loc and isinstance(loc[-1], int) else 0
+        reason = str((errors[0].get("ctx") or {}).get("error") or "JSON decode error")
+        return error_response(request, 422, "invalid_request", describe_malformed_json(exc.body, position, reason))
     return error_response(request, 422, "invalid_request", _describe_validation(exc))
 
 

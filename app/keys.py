@@ -10,6 +10,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+from app.settings import Settings
+from retrieval.postgres.database import Database
 
 
 def hash_key(key: str) -> str:
@@ -22,6 +26,28 @@ class KeyRecord:
     tenant: str
     created_at: float
     revoked: bool
+
+
+class KeyStorage(Protocol):
+    """Where managed keys live: ``KeyStore`` (SQLite) or ``PostgresKeyStore``."""
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def create(self, tenant: str) -> tuple[KeyRecord, str]: ...
+
+    def list(self, tenant: str | None = None) -> list[KeyRecord]: ...
+
+    def revoke(self, key_id: str, tenant: str | None = None) -> bool: ...
+
+    def active_hashes(self) -> dict[str, str]: ...
+
+
+def new_key(tenant: str) -> tuple[KeyRecord, str]:
+    """A fresh key for ``tenant`` and its record; the plaintext is shown once and never stored."""
+    key = "rag_" + secrets.token_urlsafe(32)
+    return KeyRecord(key_id=secrets.token_hex(6), tenant=tenant, created_at=time.time(), revoked=False), key
 
 
 class KeyStore:
@@ -61,8 +87,7 @@ class KeyStore:
 
     def create(self, tenant: str) -> tuple[KeyRecord, str]:
         """Create a key for ``tenant``; returns the record and the plaintext key (shown once)."""
-        key = "rag_" + secrets.token_urlsafe(32)
-        record = KeyRecord(key_id=secrets.token_hex(6), tenant=tenant, created_at=time.time(), revoked=False)
+        record, key = new_key(tenant)
         with self._lock:
             self.conn.execute(
                 "INSERT INTO api_keys (key_id, key_hash, tenant, created_at) VALUES (?, ?, ?, ?)",
@@ -97,10 +122,55 @@ class KeyStore:
         return {r[0]: r[1] for r in rows}
 
 
+class PostgresKeyStore:
+    """The same keys in PostgreSQL (table ``api_keys``), shared by every replica. The pool belongs to ``db``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def open(self) -> None:
+        """Nothing to do: the database is opened (and migrated) once, at start-up."""
+
+    def close(self) -> None:
+        """Nothing to do: the database's owner closes it."""
+
+    def create(self, tenant: str) -> tuple[KeyRecord, str]:
+        record, key = new_key(tenant)
+        with self.db.connection() as conn:
+            conn.execute(
+                "INSERT INTO api_keys (key_id, key_hash, tenant, created_at) VALUES (%s, %s, %s, %s)",
+                (record.key_id, hash_key(key), tenant, record.created_at),
+            )
+        return record, key
+
+    def list(self, tenant: str | None = None) -> list[KeyRecord]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT key_id, tenant, created_at, revoked FROM api_keys"
+                " WHERE %(tenant)s::text IS NULL OR tenant = %(tenant)s ORDER BY created_at",
+                {"tenant": tenant},
+            ).fetchall()
+        return [KeyRecord(r[0], r[1], float(r[2]), bool(r[3])) for r in rows]
+
+    def revoke(self, key_id: str, tenant: str | None = None) -> bool:
+        with self.db.connection() as conn:
+            cur = conn.execute(
+                "UPDATE api_keys SET revoked = true WHERE key_id = %(key_id)s"
+                " AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s)",
+                {"key_id": key_id, "tenant": tenant},
+            )
+            return cur.rowcount > 0
+
+    def active_hashes(self) -> dict[str, str]:
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT key_hash, tenant FROM api_keys WHERE NOT revoked").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+
 class Authenticator:
     """Maps a bearer key to its tenant, comparing hashes in constant time."""
 
-    def __init__(self, configured: dict[str, str], store: KeyStore | None, refresh_s: float = 5.0) -> None:
+    def __init__(self, configured: dict[str, str], store: KeyStorage | None, refresh_s: float = 5.0) -> None:
         self._configured = {hash_key(k): t for k, t in configured.items()}
         self._store = store
         self._refresh_s = refresh_s
@@ -129,3 +199,21 @@ class Authenticator:
             if hmac.compare_digest(digest, known_hash):
                 found = tenant
         return found
+
+
+def open_key_store(settings: Settings) -> KeyStorage:
+    """The key store the settings name, opened (for the ``keys`` commands); ``close()`` it after use."""
+    if settings.database_url:
+        db = Database(settings.database_url, max_size=1)
+        db.open(wait_s=settings.database_start_timeout_s)
+        return _OwningPostgresKeyStore(db)
+    store = KeyStore(settings.store_path)
+    store.open()
+    return store
+
+
+class _OwningPostgresKeyStore(PostgresKeyStore):
+    """A key store that owns its database: closing it closes the pool."""
+
+    def close(self) -> None:
+        self.db.close()

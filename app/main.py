@@ -1,4 +1,8 @@
-"""The FastAPI application: ``uvicorn app.main:app``."""
+"""The FastAPI application: ``uvicorn app.main:app``.
+
+Importing this module builds ``app`` from the settings and nothing else: no folder is created and no model
+or index is read until the lifespan starts (``Services.start``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.container import Services
 from app.errors import install_error_handlers
@@ -18,9 +23,11 @@ from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.routes import ask, documents, feedback, health, openai, search, ui
 from app.settings import Settings, get_settings
 from generation.model import LoadedModel
+from grounding import GroundingReader
 from retrieval.encoder import Encoder
 
 logger = logging.getLogger("app")
+DOCS_URL = "/docs"
 
 DESCRIPTION = """
 Answers from **your own documents**, with citations you can check.
@@ -42,13 +49,17 @@ def create_app(
     load_in_background: bool = True,
     encoder: Encoder | None = None,
     loaded_model: LoadedModel | None = None,
+    grounding_reader: GroundingReader | None = None,
 ) -> FastAPI:
-    """Build the app. Models load in the lifespan; pass already-loaded ones to share them (tests)."""
+    """Build the app, cheaply and without touching the disk. The data folder, the store and the models are
+    opened in the lifespan; pass already-loaded models to share them (tests)."""
     settings = settings or get_settings()
-    services = Services(settings, encoder=encoder, loaded_model=loaded_model)
+    services = Services(settings, encoder=encoder, loaded_model=loaded_model, grounding_reader=grounding_reader)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A replica whose database is newer than it (or unreachable past the start-up timeout) stops here.
+        await asyncio.to_thread(services.prepare_database)
         # /healthz answers while the models load; /readyz turns 200 once they have.
         task = asyncio.create_task(services.start())
         if not load_in_background:
@@ -65,11 +76,16 @@ def create_app(
                     await task
             await services.stop()
 
-    app = FastAPI(
+    # Swagger UI loads its script and style sheet from the installed fastapi-offline package, not a CDN.
+    # No ReDoc: its page fetches its logo from the vendor's CDN.
+    app = FastAPIOffline(
+        docs_url=DOCS_URL,
+        redoc_url=None,
         title="RAG service",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},  # the validator badge would call an outside host
     )
     app.state.services = services
     install_error_handlers(app)
@@ -80,7 +96,9 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(
-        SecurityHeadersMiddleware, docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+        # FastAPIOffline serves /docs itself, so app.docs_url is None: name the page here.
+        SecurityHeadersMiddleware,
+        docs_paths=(DOCS_URL, app.swagger_ui_oauth2_redirect_url),
     )
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -10,15 +10,17 @@ through or ignore.
 from __future__ import annotations
 
 import base64
-import json
 import time
 import uuid
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sse_starlette import ServerSentEvent
 
+from app import openapi_examples as ex
 from app.schemas import AskRequest, AskResponse, CitationOut, CollectionName, Detail, RetrievalModeName, Tone
+from app.sse import json_event, text_event
 from generation.types import GenerationResult
 
 RAG_MODEL = "rag"
@@ -85,7 +87,9 @@ class ChatCompletionRequest(BaseModel):
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     n: int | None = Field(default=None, ge=1, le=1, description="Only one choice is supported")
     # Extensions (used by the retrieval-augmented path only).
-    collection: CollectionName | None = None
+    collection: CollectionName | None = Field(
+        default=None, description="Search only this collection; omitted: every collection"
+    )
     detail: Detail | None = None
     tone: Tone | None = None
     retrieval_mode: RetrievalModeName | None = None
@@ -150,6 +154,8 @@ class CompletionUsage(BaseModel):
 
 
 class ChatCompletion(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.CHAT_COMPLETION]})
+
     id: str = Field(examples=["chatcmpl-5f0c8e1d2b3a4c6d8e9f0a1b2c3d4e5f"])
     object: Literal["chat.completion"] = "chat.completion"
     created: int
@@ -229,20 +235,20 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     usage: CompletionUsage | None = None
     # Extensions, on the last chunk of a retrieval-augmented answer only.
-    answer: str | None = Field(default=None, description="The adjusted answer (the deltas are the raw draft)")
+    answer: str | None = Field(default=None, description="The adjusted answer: the same text as the deltas joined")
     citations: list[CitationOut] | None = None
     abstained: bool | None = None
     answer_id: str | None = None
 
-    def sse(self) -> bytes:
+    def sse(self) -> ServerSentEvent:
         """One ``data:`` event. ``finish_reason: null`` stays (clients expect it); unset extensions go."""
         data = _drop_unset(self.model_dump(mode="json"), ("usage", *_EXTENSIONS))
         for choice in data["choices"]:
             choice["delta"] = {k: v for k, v in choice["delta"].items() if v is not None}
-        return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
+        return json_event(data)
 
 
-DONE = b"data: [DONE]\n\n"
+DONE = text_event("[DONE]")
 
 
 # --- models --------------------------------------------------------------------------
@@ -259,6 +265,8 @@ class ModelCard(BaseModel):
 
 
 class ModelList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.MODEL_LIST]})
+
     object: Literal["list"] = "list"
     data: list[ModelCard]
 
@@ -304,6 +312,8 @@ class EmbeddingUsage(BaseModel):
 
 
 class EmbeddingResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.EMBEDDING_RESPONSE]})
+
     object: Literal["list"] = "list"
     data: list[EmbeddingData]
     model: str

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from app import openapi_examples as ex
+from app.errors import InvalidRequestError
+from app.settings import AdjustmentName, Settings
+from generation.types import GenerationParams
+
+if TYPE_CHECKING:
+    from generation.adjustment.types import Citation, SentenceSupport
+    from retrieval.types import SearchHit
 
 RetrievalModeName = Literal["dense", "bm25", "hybrid"]
 Detail = Literal["short", "normal", "detailed"]
 Tone = Literal["neutral", "formal", "friendly"]
-AdjustmentName = Literal["correct", "content_rules", "shorten", "citations", "abstain", "style"]
 
 
 class ErrorDetail(BaseModel):
@@ -27,8 +35,14 @@ class ErrorResponse(BaseModel):
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the error statuses a route can answer."""
-    return {status: {"model": ErrorResponse} for status in statuses}
+    """OpenAPI `responses=` entries for the error statuses a route can answer, each with an example.
+
+    422 is always listed: any route with a parameter or a body answers it (in this body, not FastAPI's own).
+    """
+    return {
+        status: {"model": ErrorResponse, "content": {"application/json": {"example": ex.error_example(status)}}}
+        for status in sorted({*statuses, 422})
+    }
 
 
 # --- names and numbers -----------------------------------------------------------------
@@ -60,6 +74,8 @@ CollectionName = Annotated[str, Field(max_length=4 * MAX_COLLECTION_CHARS), Afte
 
 
 class DocumentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.DOCUMENT]})
+
     id: str = Field(examples=["3f2b8c1d9e7a4b6c8d0e1f2a3b4c5d6e"])
     source: str = Field(examples=["handbook.pdf"])
     collection: str = Field(examples=["default"])
@@ -75,10 +91,14 @@ class IngestedDocument(DocumentOut):
 
 
 class IngestResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.INGEST_RESPONSE]})
+
     documents: list[IngestedDocument]
 
 
 class DocumentList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.DOCUMENT_LIST]})
+
     documents: list[DocumentOut]
     total: int
     limit: int
@@ -86,7 +106,35 @@ class DocumentList(BaseModel):
 
 
 class DeleteResponse(BaseModel):
-    deleted: str
+    model_config = ConfigDict(json_schema_extra={"examples": [{"deleted": "3f2b8c1d9e7a4b6c8d0e1f2a3b4c5d6e"}]})
+
+    deleted: str = Field(description="Id of the deleted document")
+
+
+class DocumentText(BaseModel):
+    """A range of a document's extracted text: the text that citations' `start` and `end` point into."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "document_id": "3f2b8c1d9e7a4b6c8d0e1f2a3b4c5d6e",
+                    "source": "handbook.pdf",
+                    "start": 120,
+                    "end": 180,
+                    "characters": 18230,
+                    "text": "Refunds are paid within 14 days of the returned item arriving.",
+                }
+            ]
+        }
+    )
+
+    document_id: str
+    source: str
+    start: int = Field(description="Offset of the first character returned")
+    end: int = Field(description="Offset just past the last character returned (`end - start` characters)")
+    characters: int = Field(description="Length of the document's whole extracted text")
+    text: str = Field(description="The document's extracted text between start and end")
 
 
 # --- search ------------------------------------------------------------------------
@@ -100,8 +148,13 @@ class SearchRequest(BaseModel):
 
     query: str = Field(min_length=1, max_length=2000, description="What to look for")
     top_k: int | None = Field(default=None, ge=1, le=1000, description="Passages to return")
-    collection: CollectionName | None = Field(default=None, description="Only this collection")
+    collection: CollectionName | None = Field(
+        default=None, description="Only this collection; omitted: every collection"
+    )
     retrieval_mode: RetrievalModeName | None = Field(default=None, description="dense, bm25 or hybrid")
+    rerank: bool | None = Field(
+        default=None, description="Rerank the candidates with the grounding model (default: RAG_RERANK)"
+    )
 
     @field_validator("query")
     @classmethod
@@ -110,19 +163,35 @@ class SearchRequest(BaseModel):
             raise ValueError("must not be blank")
         return v
 
+    def retrieval_top_k(self, settings: Settings) -> int:
+        """``top_k`` or the default; ``InvalidRequestError`` (422) when over ``max_top_k``."""
+        return _top_k(self.top_k, settings)
+
+
+def _top_k(requested: int | None, settings: Settings) -> int:
+    top_k = requested or settings.top_k
+    if top_k > settings.max_top_k:
+        raise InvalidRequestError(f"top_k {top_k} is over the limit of {settings.max_top_k}")
+    return top_k
+
 
 class SearchResult(BaseModel):
     document_id: str
     source: str
     chunk_id: int
     text: str
-    score: float
+    score: float = Field(description="The retrieval mode's score: cosine, BM25 or reciprocal rank fusion")
+    rerank_score: float | None = Field(
+        default=None, description="The grounding model's support logit, when the results were reranked"
+    )
     page: int | None
     start: int
     end: int
 
 
 class SearchResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.SEARCH_RESPONSE]})
+
     results: list[SearchResult]
 
 
@@ -142,8 +211,14 @@ class AskRequest(BaseModel):
 
     question: str = Field(min_length=1, description="The question to answer from your documents")
     top_k: int | None = Field(default=None, ge=1, le=1000)
-    collection: CollectionName | None = None
+    collection: CollectionName | None = Field(
+        default=None,
+        description="Search only this collection (and use its feedback defaults); omitted: every collection",
+    )
     retrieval_mode: RetrievalModeName | None = None
+    rerank: bool | None = Field(
+        default=None, description="Rerank retrieved passages with the grounding model (default: RAG_RERANK)"
+    )
     detail: Detail | None = Field(default=None, description="short: a phrase; normal; detailed")
     tone: Tone | None = None
     max_new_tokens: int | None = Field(default=None, ge=1)
@@ -160,6 +235,36 @@ class AskRequest(BaseModel):
             raise ValueError("must not be blank")
         return v
 
+    # The limits below come from the settings, which the request body cannot see while it is parsed; the
+    # service calls ``check_limits`` first, so they are checked here and nowhere else.
+
+    def check_limits(self, settings: Settings) -> None:
+        """Raise ``InvalidRequestError`` (422) when the request is over one of the configured limits."""
+        if len(self.question) > settings.max_question_chars:
+            raise InvalidRequestError(
+                f"question is {len(self.question)} characters; the limit is {settings.max_question_chars}"
+            )
+        check_new_tokens("max_new_tokens", self.max_new_tokens, settings)
+        self.retrieval_top_k(settings)
+
+    def retrieval_top_k(self, settings: Settings) -> int:
+        """``top_k`` or the default; ``InvalidRequestError`` (422) when over ``max_top_k``."""
+        return _top_k(self.top_k, settings)
+
+    def generation_options(self, settings: Settings, detail: str) -> GenerationParams:
+        # A short answer is a phrase: letting the model run on only invites drift.
+        default = min(settings.max_new_tokens, 32) if detail == "short" else settings.max_new_tokens
+        return GenerationParams(
+            max_new_tokens=self.max_new_tokens or default,
+            temperature=settings.temperature if self.temperature is None else self.temperature,
+        )
+
+
+def check_new_tokens(field: str, value: int | None, settings: Settings) -> None:
+    """The one check of a requested answer length against ``max_new_tokens_cap``."""
+    if value is not None and value > settings.max_new_tokens_cap:
+        raise InvalidRequestError(f"{field} {value} is over the cap of {settings.max_new_tokens_cap}")
+
 
 class CitationOut(BaseModel):
     number: int
@@ -169,6 +274,18 @@ class CitationOut(BaseModel):
     start: int
     end: int
     text: str = Field(description="Exactly the document's extracted text between start and end")
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationOut:
+        return cls(
+            number=c.number,
+            document_id=c.document_id,
+            source=c.source,
+            page=c.page,
+            start=c.start,
+            end=c.end,
+            text=c.text,
+        )
 
 
 class PassageOut(BaseModel):
@@ -182,12 +299,30 @@ class PassageOut(BaseModel):
     text: str
     score: float
 
+    @classmethod
+    def of(cls, hit: SearchHit) -> PassageOut:
+        return cls(
+            number=hit.rank,
+            document_id=hit.document_id,
+            chunk_id=hit.chunk.id,
+            source=hit.source,
+            page=hit.page,
+            start=hit.start,
+            end=hit.end,
+            text=hit.text,
+            score=hit.score,
+        )
+
 
 class SentenceOut(BaseModel):
     text: str
     support: float
     supported: bool
     citations: list[int]
+
+    @classmethod
+    def of(cls, s: SentenceSupport) -> SentenceOut:
+        return cls(text=s.text, support=s.support, supported=s.supported, citations=list(s.citations))
 
 
 class Timings(BaseModel):
@@ -202,6 +337,8 @@ class Usage(BaseModel):
 
 
 class AskResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.ASK_RESPONSE]})
+
     answer_id: str
     answer: str
     abstained: bool
@@ -233,6 +370,8 @@ class FeedbackRequest(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.FEEDBACK_RESPONSE]})
+
     recorded: bool
     defaults_changed: bool
     collection_defaults: dict[str, Any]
@@ -242,10 +381,14 @@ class FeedbackResponse(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.HEALTH]})
+
     status: str
 
 
 class Readiness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ex.READINESS]})
+
     ready: bool
     queue: dict[str, Any]
     models: dict[str, Any] | None = Field(default=None, description="Only with an API key")

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.server import SQUAD, running_server
+from benchmarks.common import SQUAD, Question, ingest_paragraphs, load_squad, running_server, sample
 
 REFUSALS = re.compile(
     r"(don't|do not|cannot|can't|unable to) (know|say|answer|find)|not (mentioned|provided|stated)|no information",
@@ -50,28 +50,9 @@ def f1(prediction: str, gold: str) -> float:
     return 2 * p * r / (p + r)
 
 
-def load(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
-    data = json.loads(path.read_text())
-    paragraphs, questions = [], []
-    for article in data["data"]:
-        for para in article["paragraphs"]:
-            paragraphs.append(para["context"])
-            for qa in para["qas"]:
-                questions.append(
-                    {
-                        "question": qa["question"],
-                        "answerable": not qa.get("is_impossible"),
-                        "answers": sorted({a["text"] for a in qa["answers"]}),
-                    }
-                )
-    return paragraphs, questions
-
-
-def sample(questions: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    answerable = [q for q in questions if q["answerable"]]
-    unanswerable = [q for q in questions if not q["answerable"]]
-    return rng.sample(answerable, n) + rng.sample(unanswerable, n)
+def question_rows(questions: list[Question]) -> list[dict[str, Any]]:
+    """The rows this benchmark scores: question, answerable, answers (and later answer, abstained, support)."""
+    return [{"question": q.text, "answerable": q.answerable, "answers": list(q.answers)} for q in questions]
 
 
 def score(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -220,15 +201,14 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, help="write every answer here (JSON lines)")
     args = parser.parse_args()
 
-    paragraphs, questions = load(args.data)
-    qs = sample(questions, args.sample, args.seed)
+    squad = load_squad(args.data)
+    qs = question_rows(sample(squad.questions, args.sample, args.seed))
     random.Random(args.seed).shuffle(qs)  # both kinds in every group, so running totals mean something
     pipeline = NaivePipeline(args.model, args.naive_new_tokens)
     # Quality, not latency: a busy machine must not turn slow answers into 504s.
     with running_server(env={"RAG_REQUEST_TIMEOUT_S": "3600"}) as url:
         with httpx.Client(base_url=url, timeout=120) as client:
-            for i, text in enumerate(paragraphs):
-                client.post("/ingest", files=[("files", (f"p{i:04d}.txt", text.encode()))]).raise_for_status()
+            ingest_paragraphs(client, squad.paragraphs)
         service, naive, t_service, t_naive = asyncio.run(
             run_paired(url, qs, pipeline, args.concurrency, args.group, args.dump)
         )

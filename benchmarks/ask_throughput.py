@@ -1,6 +1,6 @@
 """/ask throughput at 1, 4, 16 and 64 concurrent streaming clients, batched and one-at-a-time, one run.
 
-Two servers (the real app, benchmarks/server.py) run side by side on the same SQuAD paragraphs:
+Two servers (the real app, ``app.testing.running_server``) run side by side on the same SQuAD paragraphs:
 
 - "batched": default settings (on CPU the padded batch engine, generation/padded.py);
 - "serial": ``RAG_MAX_BATCH_SIZE=1``, one generation at a time;
@@ -16,8 +16,8 @@ then the ratios to "serial".
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.ask_throughput [--levels 1,4,16,64] [--requests 2,4,16,64]
 
-Generation dominates, so the serial server sets the pace: the defaults make it answer 86 requests one
-at a time (the whole run took 33 minutes on the shared 2-core CPU at a load average of 7 to 12).
+Generation dominates, so the serial server sets the pace: a full run with the defaults takes long on a CPU
+(benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.server import SQUAD, running_server
+from benchmarks.common import SQUAD, load_squad, percentile, running_server
 
 MODES: dict[str, dict[str, str]] = {
     "batched": {},
@@ -78,26 +78,10 @@ class Level:
         return sum(r.tokens for r in self.ok) / self.wall
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
-
-
 def _accelerator() -> str:
     import torch
 
     return f"GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "no GPU"
-
-
-def load_corpus(path: Path, n_paragraphs: int) -> tuple[list[str], list[str]]:
-    """The first ``n_paragraphs`` paragraphs (spread over the articles) and their answerable questions."""
-    articles = json.loads(path.read_text())["data"]
-    per_article = -(-n_paragraphs // len(articles))
-    paras = [p for a in articles for p in a["paragraphs"][:per_article]][:n_paragraphs]
-    questions = [q["question"] for p in paras for q in p["qas"] if not q.get("is_impossible")]
-    return [p["context"] for p in paras], questions
 
 
 async def ask(client: httpx.AsyncClient, body: dict[str, Any]) -> Record:
@@ -223,7 +207,7 @@ def main() -> None:
         metavar="DIR",
         type=Path,
         help="record each server with py-spy (on PATH) during its level with the most clients, into "
-        "DIR/pyspy-<mode>.txt (collapsed stacks per thread; benchmarks/profile_summary.py reads them). "
+        "DIR/pyspy-<mode>.txt (collapsed stacks per thread; benchmarks/research/profile_summary.py reads them). "
         "Quote no speed from a profiled run: py-spy pausing the process to sample cut a 64-client GPU server's "
         "requests/s by about 40 %%; it now samples without pausing (--nonblocking), which costs less but not nothing",
     )
@@ -235,7 +219,8 @@ def main() -> None:
     modes = [m.strip() for m in args.modes.split(",")]
     if len(counts) != len(levels) or any(m not in MODES for m in modes):
         parser.error("--requests needs one count per level, and --modes names from " + ", ".join(MODES))
-    paragraphs, questions = load_corpus(args.data, args.paragraphs)
+    squad = load_squad(args.data, paragraphs=args.paragraphs)
+    paragraphs, questions = squad.paragraphs, [q.text for q in squad.answerable()]
     print(
         f"{len(paragraphs)} SQuAD paragraphs, {len(questions)} questions; streaming /ask, greedy, "
         f"max_new_tokens={args.max_new_tokens}, top_k={args.top_k}; {os.cpu_count()} CPUs ({platform.machine()}); "

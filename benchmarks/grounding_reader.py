@@ -5,7 +5,7 @@ answerability reaches the artifact's threshold (both chosen on the training run'
 answer". Prints EM and F1 with no-answer, HasAns EM/F1 and NoAns accuracy (0-100, as the SQuAD anchors), the same
 with the best threshold for this set (an oracle, for reference only), and rerank throughput in passages/s.
 
-    .venv/bin/python -m benchmarks.grounding_reader [--data ../shared/data/squad2-dev-3articles.json]
+    .venv/bin/python -m benchmarks.grounding_reader [--data squad2-dev-3articles.json]
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import statistics
 import time
 from pathlib import Path
 
+from benchmarks.common import SQUAD
 from grounding import DEFAULT_ARTIFACT_DIR, GroundingReader
 from grounding.metric import best_over_golds
 from grounding.squad import read_squad
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad2-dev-3articles.json"
+DEFAULT_DATA = SQUAD
 
 
 def score(rows: list[dict[str, object]], answered: list[bool]) -> dict[str, float]:

@@ -20,6 +20,7 @@ import statistics
 import time
 from pathlib import Path
 
+from retrieval.embedded import EmbeddedBackend
 from retrieval.encoder import SentenceTransformerEncoder
 from retrieval.errors import RetrievalError
 from retrieval.service import RetrievalService
@@ -50,7 +51,7 @@ def main() -> None:
 
     shutil.rmtree(args.data_dir, ignore_errors=True)
     encoder = SentenceTransformerEncoder(device=args.device, batch_size=args.batch_size)
-    svc = RetrievalService(data_dir=args.data_dir, encoder=encoder)
+    svc = RetrievalService(backend=EmbeddedBackend(args.data_dir), encoder=encoder)
     svc.load()
     encoder.encode(["warm-up sentence"] * 8)  # both timings start from a warm model
 
@@ -73,9 +74,9 @@ def main() -> None:
     docs, chunks = stats["documents"], stats["chunks"]
 
     # Baseline: the encoder alone on exactly the stored chunk texts.
-    svc2 = RetrievalService(data_dir=args.data_dir, encoder=encoder, save_interval_s=0)
+    svc2 = RetrievalService(backend=EmbeddedBackend(args.data_dir, save_interval_s=0), encoder=encoder)
     svc2.load()
-    _, texts, _ = svc2.store.load_texts(TENANT)
+    _, texts, _ = svc2.backend.store.load_texts(TENANT)
     svc2.close()
     raw_times = []
     for _ in range(args.repeats):

@@ -18,8 +18,7 @@ from collections.abc import Callable
 
 import httpx
 
-from benchmarks.retrieval_quality import ingest_paragraphs, load_squad
-from benchmarks.server import SQUAD, running_server
+from benchmarks.common import ingest_paragraphs, load_squad, running_server
 
 
 def _timed(call: Callable[[str], httpx.Response], question: str) -> float:
@@ -37,10 +36,11 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     args = ap.parse_args()
 
-    paragraphs, questions = load_squad(SQUAD)
+    squad = load_squad()
+    paragraphs, questions = squad.paragraphs, [q.text for q in squad.answerable()]
     # Every k-th question: spread over all articles, deterministic.
     step = max(1, len(questions) // (args.questions + args.warmup))
-    picked = [q for q, _ in questions[::step]][: args.questions + args.warmup]
+    picked = questions[::step][: args.questions + args.warmup]
 
     with running_server() as url, httpx.Client(base_url=url, timeout=300) as client:
         t0 = time.perf_counter()

@@ -44,23 +44,14 @@ from typing import Any
 
 import httpx
 
-from benchmarks.kill_test import Server
-from benchmarks.server import SQUAD
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+from benchmarks.common import SQUAD, ServerProcess, load_squad, percentile
 
 
 def load_corpus(n_paragraphs: int = 12) -> tuple[list[str], list[str]]:
     """Paragraphs and questions from the shared SQuAD sample (or a small built-in corpus)."""
     if SQUAD.exists():
-        data = json.loads(SQUAD.read_text())["data"]
-        paras = [p for article in data for p in article["paragraphs"]][:n_paragraphs]
-        return [p["context"] for p in paras], [q["question"] for p in paras for q in p["qas"]]
+        squad = load_squad(SQUAD, paragraphs=n_paragraphs)
+        return squad.paragraphs, [q.text for q in squad.questions]
     paras = [f"Town {i} has a market on day {i % 7} and a river called R{i}." for i in range(n_paragraphs)]
     return paras, [f"When is the market in town {i}?" for i in range(n_paragraphs)]
 
@@ -287,7 +278,7 @@ def run_slow_upload(args: argparse.Namespace) -> None:
             "RAG_MAX_UNZIPPED_BYTES": str(MAX_UNZIPPED),
             "RAG_MAX_HTML_ELEMENTS": str(MAX_HTML_ELEMENTS),
         }
-        server = Server(Path(tmp) / "data", Path(tmp) / "server.log", env)
+        server = ServerProcess(Path(tmp) / "data", Path(tmp) / "server.log", env)
         try:
             ok, why = server.wait_ready(600)
             if not ok:
@@ -362,7 +353,7 @@ def main() -> None:
             "RAG_API_KEYS": "",
             "RAG_RATE_LIMIT": "",
         }
-        server = Server(Path(tmp) / "data", Path(tmp) / "server.log", env)
+        server = ServerProcess(Path(tmp) / "data", Path(tmp) / "server.log", env)
         try:
             ok, why = server.wait_ready(600)
             if not ok:

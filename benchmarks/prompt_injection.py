@@ -89,7 +89,7 @@ def run_attacks(client: Any, attacks: list[Attack], max_new_tokens: int = 64, co
 
 
 def main() -> None:
-    from benchmarks.server import running_server
+    from benchmarks.common import running_server
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-new-tokens", type=int, default=64)

@@ -10,45 +10,25 @@ the question belongs to. All three modes run side by side against the same index
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import httpx
 
-from benchmarks.server import SQUAD, running_server
+from benchmarks.common import SQUAD, Question, ingest_paragraphs, load_squad, running_server
 
 
-def load_squad(path: Path) -> tuple[list[str], list[tuple[str, int]]]:
-    """Paragraph texts, and (question, gold paragraph index) for every answerable question."""
-    data = json.loads(path.read_text())
-    paragraphs: list[str] = []
-    questions: list[tuple[str, int]] = []
-    for article in data["data"]:
-        for para in article["paragraphs"]:
-            idx = len(paragraphs)
-            paragraphs.append(para["context"])
-            questions.extend((qa["question"], idx) for qa in para["qas"] if not qa.get("is_impossible"))
-    return paragraphs, questions
-
-
-def ingest_paragraphs(client: httpx.Client, paragraphs: list[str]) -> None:
-    for i, text in enumerate(paragraphs):
-        resp = client.post("/ingest", files=[("files", (f"p{i:04d}.txt", text.encode()))])
-        resp.raise_for_status()
-
-
-def evaluate(client: httpx.Client, questions: list[tuple[str, int]], mode: str) -> dict[str, float]:
+def evaluate(client: httpx.Client, questions: list[Question], mode: str) -> dict[str, float]:
     hits_at = {1: 0, 5: 0, 10: 0}
     rr = 0.0
-    for question, gold in questions:
-        resp = client.post("/search", json={"query": question, "top_k": 10, "retrieval_mode": mode})
+    for q in questions:
+        resp = client.post("/search", json={"query": q.text, "top_k": 10, "retrieval_mode": mode})
         resp.raise_for_status()
         ranked: list[str] = []
         for r in resp.json()["results"]:  # several chunks of one file count once
             if r["source"] not in ranked:
                 ranked.append(r["source"])
-        target = f"p{gold:04d}.txt"
+        target = f"p{q.paragraph:04d}.txt"
         if target in ranked:
             rank = ranked.index(target) + 1
             rr += 1.0 / rank
@@ -62,7 +42,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=SQUAD)
     args = parser.parse_args()
-    paragraphs, questions = load_squad(args.data)
+    squad = load_squad(args.data)
+    paragraphs, questions = squad.paragraphs, squad.answerable()
     with running_server() as url, httpx.Client(base_url=url, timeout=120) as client:
         t0 = time.perf_counter()
         ingest_paragraphs(client, paragraphs)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.embedded import EmbeddedBackend
 from retrieval.encoder import SentenceTransformerEncoder
 from retrieval.service import RetrievalService
 from retrieval.types import RetrievalMode
@@ -42,9 +43,9 @@ def main() -> None:
     logging.getLogger("bm25s").setLevel(logging.WARNING)
 
     encoder = SentenceTransformerEncoder(device=args.device)
-    svc = RetrievalService(data_dir=args.data_dir, encoder=encoder, save_interval_s=0)
+    svc = RetrievalService(backend=EmbeddedBackend(args.data_dir, save_interval_s=0), encoder=encoder)
     svc.load()
-    _ids, texts, _ = svc.store.load_texts(TENANT)
+    _ids, texts, _ = svc.backend.store.load_texts(TENANT)
     if not texts:
         raise SystemExit(f"no chunks for tenant {TENANT!r} in {args.data_dir}: run ingest_throughput.py first")
     rng = np.random.default_rng(0)
@@ -75,7 +76,7 @@ def main() -> None:
     print(f"search hybrid, encoding included: {pct(ms)}")
 
     # Flat vs HNSW on the real embeddings.
-    store_ids, embs = svc.store.load_embeddings(TENANT, encoder.dimension)
+    store_ids, embs = svc.backend.store.load_embeddings(TENANT, encoder.dimension)
     svc.close()
     qv = np.stack(vectors)
     results = {}

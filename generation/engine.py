@@ -8,16 +8,12 @@ request when the engine dies, so no caller waits forever. Under it a ``DecodeEng
 
 * GPU: transformers' continuous-batching manager (generation/continuous.py);
 * CPU: a small left-padded batch decoder (generation/padded.py). The manager's packed attention grows
-  with the square of the requests in flight without flash kernels, which made it slower than serving
-  one request at a time on CPU (benchmarks/generation_batching.py, benchmarks/ask_throughput.py).
+  with the square of the requests in flight without flash kernels, which makes it slower than serving
+  one request at a time on CPU.
 
 Both admit new requests at every decode step, so a request never waits for a whole batch to finish.
-Measured on an H200 with a 1.1B Llama (64 new tokens, benchmarks/ask_throughput.py, each server alone on
-the GPU): at 64 streaming clients the padded decoder gave 615 tokens/s against 553 for the manager, at 16
-clients 190 against 216 (the manager's p50 latency 4.7 s against 8.0 s); with that split the manager
-stays the GPU default. The padded decoder's figure is after it learned to prefill newcomers that arrive
-together in one forward: before, one forward per newcomer, it gave 346 against 433 for the manager (that
-run had three servers sharing the GPU, so the two runs are not a clean before and after).
+Either engine can be chosen on either device (``RAG_BATCH_ENGINE``); docs/evaluation.md has the
+measurements behind the defaults.
 """
 
 from __future__ import annotations
@@ -115,7 +111,6 @@ class LocalGenerator:
         loaded: LoadedModel,
         *,
         max_batch_size: int = 32,
-        max_wait_ms: float = 5.0,
         max_queue: int = 256,
         on_batch: BatchObserver | None = None,
         kv_cache_tokens: int | None = None,
@@ -125,8 +120,6 @@ class LocalGenerator:
         Args:
             loaded: the model and tokenizer.
             max_batch_size: most requests decoded together in one step (1 serves them one at a time).
-            max_wait_ms: kept for interface parity with ``DynamicBatcher``; both engines admit new requests
-                at every step, so there is no batch-forming wait.
             max_queue: requests waiting plus running; one more raises ``OverloadedError``.
             on_batch: called after every engine step with (requests in the step, new tokens, seconds).
             kv_cache_tokens: KV-cache size in tokens (default: enough for ``max_batch_size`` requests of 1024
@@ -140,7 +133,6 @@ class LocalGenerator:
         self.model_name = loaded.name
         self.context_window = loaded.context_window
         self.max_batch_size = max_batch_size
-        self.max_wait_ms = max_wait_ms
         self.on_batch = on_batch
         self.kv_cache_tokens = kv_cache_tokens or max(max_batch_size * 1024, loaded.context_window + 512)
         self.engine_name = pick_engine(loaded, engine)

@@ -7,7 +7,6 @@ The tree (``app/errors.py`` maps every leaf to one HTTP status)::
     ├── GenerationTimeoutError request ran past its deadline
     ├── RequestCancelledError  the caller went away
     ├── InvalidGenerationRequestError  bad parameters (e.g. prompt cannot fit)
-    ├── FeedbackNotFoundError  feedback for an answer id this tenant does not have
     └── BackendError           a remote generator failed (bad gateway)
         └── BackendTimeoutError  a remote generator did not answer in time
 """
@@ -51,9 +50,3 @@ class BackendError(GenerationError):
 
 class BackendTimeoutError(BackendError):
     code = "backend_timeout"
-
-
-class FeedbackNotFoundError(GenerationError):
-    """Feedback named an answer id that does not exist for this tenant (or belongs to another)."""
-
-    code = "answer_not_found"

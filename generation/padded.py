@@ -3,20 +3,15 @@
 Why not transformers' continuous-batching manager here: without flash-attention kernels (CPU) it packs
 every request into one sequence and runs SDPA with a block-diagonal mask, after gathering the whole paged
 cache. Each decode step then attends every request's query to every request's keys, so its attention cost
-grows with the square of the number of requests. benchmarks/generation_batching.py measured it at 0.42x
-one-by-one ``generate`` for 16 requests on a 2-core CPU, where one static left-padded ``generate`` batch
-reached 1.56x.
+grows with the square of the number of requests, and on a CPU it is slower than one-by-one ``generate``,
+where one static left-padded batch is faster (benchmarks/generation_batching.py; docs/evaluation.md).
 
 This engine keeps the padded layout and lets requests join and leave at every step:
 
 * newcomers admitted together are prefilled together, one forward per group of similar lengths, left-padded
   with an attention mask and each row's own position ids (a lone newcomer is not padded at all); their KV
   caches are then left-padded to the batch's width and concatenated to the batch. Prefilled one by one,
-  a burst of arrivals cost a whole forward each, and a forward's cost on a GPU is mostly fixed overhead.
-  With 64 closed-loop clients (benchmarks/ask_throughput.py, a random 22-layer model on the CPU),
-  newcomers came mostly in groups of 3 to 6 under the CPU's prefill budget; on an H200 with the change,
-  prefill took 12 % of the engine thread's busy time and decode steps 78 % (py-spy,
-  benchmarks/profile_summary.py);
+  a burst of arrivals would cost a whole forward each, and a forward's cost on a GPU is mostly fixed overhead;
 * each step decodes one token for every row: tokens (B, 1), attention mask (B, W) with zeros over the
   padding, each row's own position ids, one shared ``DynamicCache``;
 * a row leaves at a stop token, at its ``max_new_tokens`` or when cancelled; columns that only padding

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from generation.errors import InvalidGenerationRequestError
-from generation.types import ChatMessage
+from generation.types import ChatMessage, Passage
 
 CANNOT_ANSWER = "The documents don't say."
 
@@ -47,14 +47,6 @@ _TONE = {
 }
 DETAILS = tuple(_DETAIL)
 TONES = tuple(_TONE)
-
-
-@dataclass(frozen=True)
-class PromptPassage:
-    number: int
-    source: str
-    page: int | None
-    text: str
 
 
 @dataclass(frozen=True)
@@ -90,9 +82,9 @@ def _defuse(m: re.Match[str]) -> str:
 PASSAGE_HEADER_RE = re.compile(r"^\s*\[\d+\]\s*\(source:[^)\n]*\)\s*$")
 
 
-def _passage_block(p: PromptPassage, text: str) -> str:
+def _passage_block(p: Passage, text: str) -> str:
     where = f"{p.source}, page {p.page}" if p.page is not None else p.source
-    return f"[{p.number}] (source: {where})\n{FENCE}\n{neutralise(text)}\n{FENCE}"
+    return f"[{p.rank}] (source: {where})\n{FENCE}\n{neutralise(text)}\n{FENCE}"
 
 
 class PromptBuilder:
@@ -112,7 +104,7 @@ class PromptBuilder:
     def build(
         self,
         question: str,
-        passages: Sequence[PromptPassage],
+        passages: Sequence[Passage],
         *,
         detail: str = "normal",
         tone: str = "neutral",
@@ -152,7 +144,7 @@ class PromptBuilder:
     def _user_tokens(self, question: str, blocks: Sequence[str]) -> int:
         return self.count_tokens(self._user(question, blocks))
 
-    def _cut_to_fit(self, p: PromptPassage, question: str, blocks: list[str], system: str, limit: int) -> str | None:
+    def _cut_to_fit(self, p: Passage, question: str, blocks: list[str], system: str, limit: int) -> str | None:
         """The longest word-prefix of ``p`` that still fits, or None when too little room is left."""
         words = p.text.split(" ")
         sys_tokens = self.count_tokens(system)

@@ -3,8 +3,50 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 ChatMessage = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
+
+
+class Passage(Protocol):
+    """A retrieved passage, as the prompt builder and the adjustment stage read it.
+
+    ``generation`` does not define the passage type itself: whatever the caller retrieved with passes
+    if it has these attributes (``retrieval.types.SearchHit`` does, structurally, without either
+    package importing the other), so one object goes from retrieval to the prompt and the answer check.
+    """
+
+    @property
+    def rank(self) -> int:
+        """1-based; the prompt shows the passage as ``[rank]`` and citations refer to it by that number."""
+        ...
+
+    @property
+    def document_id(self) -> str: ...
+
+    @property
+    def source(self) -> str:
+        """The file name, as the prompt shows it."""
+        ...
+
+    @property
+    def page(self) -> int | None: ...
+
+    @property
+    def start(self) -> int:
+        """Character offset of ``text`` in the document's extracted text (``end`` is exclusive)."""
+        ...
+
+    @property
+    def end(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def relevance(self) -> float | None:
+        """Cosine of the question's and the passage's embeddings, when known; abstention reads it."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Sequence
@@ -176,15 +177,19 @@ class GroundingReader:
         firsts, texts = verify_pairs(question, claims, passages)
         return verify_from(self.score_pairs(firsts, texts), len(claims), len(passages))
 
-    def read_from(self, scores: Sequence[PairScores]) -> ReadResult:
-        """Answer spans over the passages of ``scores`` (question, passage i), pooled and calibrated."""
+    def read_from(self, scores: Sequence[PairScores], passages: Sequence[str] | None = None) -> ReadResult:
+        """Answer spans over the passages of ``scores`` (question, passage i), pooled and calibrated.
+
+        With the passage texts, each span is trimmed to its first line and loses surrounding punctuation.
+        """
         if not scores:
             return ReadResult([], [], 0.0, self.calibration)
         spans: list[Span] = []
         for number, pair in enumerate(scores):
             for w, s, e in zip(pair.windows, pair.starts, pair.ends, strict=True):
-                spans.extend(window_spans(s, e, w.offsets, passage=number)[0])
-        merged = merge_spans(spans)
+                found = window_spans(s, e, w.offsets, passage=number)[0]
+                spans.extend(found if passages is None else [trim_span(sp, passages[number]) for sp in found])
+        merged = merge_spans([sp for sp in spans if sp.end > sp.start])
         per_passage = [p.best_support for p in scores]
         margin = merged[0].margin if merged else -30.0
         prob = self.calibration.probability(margin, max(per_passage))
@@ -192,7 +197,23 @@ class GroundingReader:
 
     def read(self, question: str, passages: Sequence[str]) -> ReadResult:
         """Answer spans over all passages, each passage's support, and the calibrated answerability."""
-        return self.read_from(self.score_pairs([question] * len(passages), passages))
+        return self.read_from(self.score_pairs([question] * len(passages), passages), passages)
+
+
+_EDGE = " \t\r\n.,;:!?\"'()[]"
+
+
+def trim_span(span: Span, passage: str) -> Span:
+    """The span cut at its first line break and stripped of surrounding spaces and punctuation."""
+    text = passage[span.start : span.end]
+    first_line = text.lstrip().split("\n", 1)[0]
+    start = span.start + (len(text) - len(text.lstrip()))
+    inner = first_line.strip(_EDGE)
+    if not inner:
+        return dataclasses.replace(span, end=span.start)
+    start += first_line.index(inner)
+    # Keep a closing bracket or quote that the span opened itself: "(16 weeks)" stays whole inside.
+    return dataclasses.replace(span, start=start, end=start + len(inner))
 
 
 def verify_pairs(question: str, claims: Sequence[str], passages: Sequence[str]) -> tuple[list[str], list[str]]:

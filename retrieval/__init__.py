@@ -10,7 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from retrieval.backend import SearchBackend
     from retrieval.bm25_index import Bm25Index
+    from retrieval.embedded import EmbeddedBackend
     from retrieval.encoder import Encoder, SentenceTransformerEncoder
     from retrieval.fusion import reciprocal_rank_fusion
     from retrieval.service import RetrievalService
@@ -23,11 +25,13 @@ _EXPORTS = {
     "Chunk": "retrieval.types",
     "Document": "retrieval.types",
     "DocumentStore": "retrieval.store",
+    "EmbeddedBackend": "retrieval.embedded",
     "Encoder": "retrieval.encoder",
     "FaissVectorIndex": "retrieval.vector_index",
     "IngestResult": "retrieval.types",
     "RetrievalMode": "retrieval.types",
     "RetrievalService": "retrieval.service",
+    "SearchBackend": "retrieval.backend",
     "SearchHit": "retrieval.types",
     "SentenceTransformerEncoder": "retrieval.encoder",
     "VectorIndex": "retrieval.vector_index",
@@ -39,11 +43,13 @@ __all__ = [
     "Chunk",
     "Document",
     "DocumentStore",
+    "EmbeddedBackend",
     "Encoder",
     "FaissVectorIndex",
     "IngestResult",
     "RetrievalMode",
     "RetrievalService",
+    "SearchBackend",
     "SearchHit",
     "SentenceTransformerEncoder",
     "VectorIndex",

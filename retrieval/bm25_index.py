@@ -23,26 +23,20 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import bm25s
 import numpy as np
 
+from lexicon import STOPWORDS, stem_words
+
 logger = logging.getLogger(__name__)
 
 
-def _make_stemmer() -> Any:
-    try:
-        import Stemmer  # PyStemmer: optional; bm25s uses it when present
-    except ImportError:
-        return None
-    return Stemmer.Stemmer("english").stemWords
-
-
-_STEMMER = _make_stemmer()
-
-
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lowercase word tokens with English stopwords removed (stemmed when PyStemmer is installed)."""
+    """Lower-case word stems, the project's stopwords removed (``lexicon``)."""
     if not texts:
         return []
-    out = bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
+    out = bm25s.tokenize(list(texts), stopwords=_STOPWORDS, stemmer=stem_words, return_ids=False, show_progress=False)
     return [list(t) for t in out]
+
+
+_STOPWORDS = sorted(STOPWORDS)
 
 
 class Bm25Index:

@@ -11,6 +11,7 @@ The tree (``app/errors.py`` maps every leaf to one HTTP status)::
     ├── CorruptDocumentError        parser could not read the file
     ├── DocumentNotFoundError       unknown id (or another tenant's)
     └── IndexUnavailableError       index not loaded yet / being rebuilt
+        └── StorageUnavailableError the database cannot be reached (retry after ``retry_after`` s)
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ class RetrievalError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def naming(self, filename: str) -> RetrievalError:
+        """The same error, its message led by the file it is about (one of several in a request)."""
+        named = type(self)(f"{filename}: {self.message}")
+        named.__dict__.update({k: v for k, v in self.__dict__.items() if k != "message"})
+        return named
 
 
 class UnsupportedMediaTypeError(RetrievalError):
@@ -56,3 +63,8 @@ class DocumentNotFoundError(RetrievalError):
 
 class IndexUnavailableError(RetrievalError):
     code = "index_unavailable"
+
+
+class StorageUnavailableError(IndexUnavailableError):
+    code = "storage_unavailable"
+    retry_after = 2.0

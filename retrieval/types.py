@@ -73,8 +73,44 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
+    """One search result, and the one passage type of ``/ask`` from retrieval to the answer.
+
+    ``generation`` never imports this module: it declares what it reads from a passage as the
+    ``generation.types.Passage`` Protocol (``rank``, ``document_id``, ``source``, ``page``, ``start``,
+    ``end``, ``text``, ``relevance``), and a hit satisfies it structurally, so ``app/`` hands the hits
+    to the prompt builder and the adjustment stage as they are, and converts them once, to the
+    response body.
+    """
+
     chunk: Chunk
-    score: float
+    score: float  # cosine (dense), BM25 (bm25) or RRF (hybrid), as the mode ranked by
+    rank: int = 0  # 1-based position in its result list (0: not ranked yet); the prompt shows it as "[rank]"
+    relevance: float | None = None  # cosine of question and chunk vector whatever the mode, when known
+    rerank_score: float | None = None  # the reranker's score, when the hit was reranked
+
+    @property
+    def document_id(self) -> str:
+        return self.chunk.document_id
+
+    @property
+    def source(self) -> str:
+        return self.chunk.source
+
+    @property
+    def page(self) -> int | None:
+        return self.chunk.page
+
+    @property
+    def start(self) -> int:
+        return self.chunk.start
+
+    @property
+    def end(self) -> int:
+        return self.chunk.end
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,15 +58,30 @@ class VectorIndex(Protocol):
         """
         ...
 
+    def similarity(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Inner product of ``vector`` (D,) with the stored vector of each of ``ids`` (N,): (N,) float32,
+        NaN where an id is not stored."""
+        ...
+
     def ids(self) -> np.ndarray:
         """Every live id, sorted (int64)."""
         ...
 
     def __len__(self) -> int: ...
 
+    def export(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids (N,), vectors (N, D)) of every live entry, sorted by id: to rebuild as another kind."""
+        ...
+
+    def snapshot(self) -> tuple[bytes, np.ndarray]:
+        """The bytes ``save`` would write and the live ids they hold, taken together."""
+        ...
+
     def save(self, path: Path) -> None: ...
 
-    def load(self, path: Path) -> None: ...
+    def load(self, path: Path) -> None:
+        """Replace the contents with the file's. Raises (ValueError, OSError, ...) if it is unreadable."""
+        ...
 
 
 def fsync_dir(path: Path) -> None:
@@ -263,6 +278,21 @@ class FaissVectorIndex:
                 pool = allowed if allowed is not None else self.ids()
                 return self._exact(query[0], k, pool)
             return ids, scores
+
+    def similarity(self, vector: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        query = np.asarray(vector, dtype=np.float32).reshape(self.dimension)
+        out = np.full(len(ids), np.nan, dtype=np.float32)
+        with self._lock:
+            if self._index is None:
+                return out
+            for row, i in enumerate(np.asarray(ids, dtype=np.int64).tolist()):
+                if i in self._tombstones:
+                    continue
+                try:
+                    out[row] = float(self._index.reconstruct(int(i)) @ query)
+                except RuntimeError:  # not stored (deleted meanwhile)
+                    continue
+        return out
 
     def _faiss_search(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         sel: Any = None

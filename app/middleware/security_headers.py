@@ -2,8 +2,9 @@
 
 The web page keeps the API key in ``localStorage``, so any page of ours that another site could frame,
 or that could run a script from elsewhere, would put the key at risk. The strict policy fits the page
-(nothing from elsewhere, no inline script) and JSON; the interactive API docs (Swagger UI, ReDoc) need
-inline script and their CDN, so their pages get a policy that allows that and nothing more.
+(nothing from elsewhere, no inline script) and JSON; the interactive API docs (Swagger UI, served from the
+installed fastapi-offline package, so from this origin) need inline script and inline style, so their pages
+get a policy that allows that and nothing more.
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ STRICT_CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
 _COMMON = {

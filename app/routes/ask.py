@@ -1,16 +1,18 @@
+"""``POST /ask``: the answer as one JSON body, or (``stream``) as server-sent events."""
+
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from sse_starlette import ServerSentEvent
 
+from app.ask import AskPlan, AskService, Progress
 from app.deps import AskServiceDep, TenantDep
-from app.errors import in_band_error
 from app.schemas import AskRequest, AskResponse, error_responses
+from app.sse import event_stream, json_event
 from generation.errors import RequestCancelledError
 
 router = APIRouter(tags=["ask"])
@@ -18,10 +20,19 @@ router = APIRouter(tags=["ask"])
 T = TypeVar("T")
 
 _STREAM_DOC = {
-    "description": 'With `stream: true`: server-sent events. `event: token` carries `{"delta"}` as the '
-    "model writes; `event: final` carries the adjusted answer (the AskResponse body); `event: error` "
-    "carries the error body.",
-    "content": {"text/event-stream": {"example": 'event: token\ndata: {"delta": "Paris"}\n\n'}},
+    "description": 'With `stream: true`: server-sent events. `event: status` carries `{"stage"}` as each '
+    'stage begins (`retrieving`, `generating`, `checking`); then `event: token` carries `{"delta"}`, the '
+    "adjusted answer's text (the deltas joined are exactly `answer`, never the model's unchecked draft); "
+    "then `event: final` carries the AskResponse body. A failure arrives as `event: error` with the error body.",
+    "content": {
+        "text/event-stream": {
+            "example": 'event: status\ndata: {"stage":"retrieving"}\n\n'
+            'event: status\ndata: {"stage":"generating"}\n\n'
+            'event: status\ndata: {"stage":"checking"}\n\n'
+            'event: token\ndata: {"delta":"Paris [1]"}\n\n'
+            'event: final\ndata: {"answer":"Paris [1]", "...": "..."}\n\n'
+        }
+    },
 }
 
 
@@ -41,10 +52,6 @@ async def until_disconnected(request: Request, work: Awaitable[T], poll_s: float
             task.cancel()
 
 
-def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
 @router.post(
     "/ask",
     response_model=AskResponse,
@@ -55,17 +62,14 @@ async def ask(req: AskRequest, request: Request, service: AskServiceDep, tenant:
     plan = service.plan(tenant, req)
     if not req.stream:
         return await until_disconnected(request, service.ask(plan))
+    return event_stream(request, _events(service, plan), error_event="error")
 
-    async def events() -> AsyncIterator[bytes]:
-        # Starlette cancels this generator when the client disconnects, which cancels the generation.
-        try:
-            async for event, data in service.ask_stream(plan):
-                yield _sse(event, data)
-        except Exception as exc:  # reported in-band: the 200 status line has already gone out
-            yield _sse("error", in_band_error(request, exc))
 
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+async def _events(service: AskService, plan: AskPlan) -> AsyncIterator[ServerSentEvent]:
+    async for item in service.ask_stream(plan):
+        if isinstance(item, Progress):
+            yield json_event({"stage": item.stage}, "status")
+        else:
+            if item.answer:
+                yield json_event({"delta": item.answer}, "token")
+            yield json_event(item.model_dump(mode="json"), "final")

@@ -16,6 +16,7 @@ from app.schemas import (
     DeleteResponse,
     DocumentList,
     DocumentOut,
+    DocumentText,
     IngestedDocument,
     IngestResponse,
     error_responses,
@@ -26,7 +27,33 @@ from retrieval.types import Document, IngestResult
 
 router = APIRouter(tags=["documents"])
 
-DocumentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+DocumentId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The document's id, as /ingest and /documents return it",
+        examples=["3f2b8c1d9e7a4b6c8d0e1f2a3b4c5d6e"],
+    ),
+]
+
+
+def text_range(characters: int, start: int, end: int | None, limit: int) -> tuple[int, int]:
+    """The [start, end) slice to return of a text ``characters`` long; an end past the text is clamped."""
+    if start > characters:
+        raise InvalidRequestError(f"start {start} is past the end of the document ({characters} characters)")
+    if end is None:
+        return start, min(characters, start + limit)
+    if end < start:
+        raise InvalidRequestError(f"end {end} is before start {start}")
+    end = min(end, characters)
+    if end - start > limit:
+        raise InvalidRequestError(
+            f"the range {start}-{end} has {end - start} characters; at most {limit} come in one response, "
+            "so ask for a smaller range"
+        )
+    return start, end
 
 
 def document_out(doc: Document) -> dict[str, object]:
@@ -84,15 +111,33 @@ async def _ingest_bounded(
     "/ingest",
     response_model=IngestResponse,
     responses=error_responses(401, 413, 415, 422, 429, 499, 503),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "example": {"files": ["handbook.pdf", "faq.md"], "collection": "policies"},
+                }
+            }
+        }
+    },
 )
 async def ingest(
     request: Request,
     services: ServicesDep,
     tenant: TenantDep,
     files: Annotated[list[UploadFile], File(description="One or more .txt, .md, .html, .pdf or .docx files")],
-    collection: Annotated[CollectionName | None, Form()] = None,
+    collection: Annotated[
+        CollectionName | None,
+        Form(
+            description="Collection to store them in; omitted: the server's RAG_DEFAULT_COLLECTION",
+            examples=["policies"],
+        ),
+    ] = None,
 ) -> IngestResponse:
-    """Store and index documents; answers once they are durable and searchable. Same bytes again are deduplicated."""
+    """Store and index documents, all or nothing: one refused file stores none, and the error names it.
+
+    Answers once the documents are durable and searchable. The same bytes again are deduplicated.
+    """
     settings = services.settings
     if not files:
         raise InvalidRequestError("send at least one part named 'files'")
@@ -117,9 +162,14 @@ async def ingest(
 async def list_documents(
     services: ServicesDep,
     tenant: TenantDep,
-    collection: Annotated[CollectionName | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    collection: Annotated[
+        CollectionName | None,
+        Query(description="Only this collection; omitted: every collection", examples=["policies"]),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Documents per page", examples=[50])] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Documents to skip (for the next page)", examples=[0])
+    ] = 0,
 ) -> DocumentList:
     """List your documents, newest first, a page at a time."""
     docs, total = await run_in_threadpool(
@@ -135,6 +185,35 @@ async def get_document(services: ServicesDep, tenant: TenantDep, document_id: Do
     """One document's metadata."""
     doc = await run_in_threadpool(services.retrieval.get_document, tenant, document_id)
     return DocumentOut.model_validate(document_out(doc))
+
+
+@router.get(
+    "/documents/{document_id}/text", response_model=DocumentText, responses=error_responses(401, 404, 422, 429, 503)
+)
+async def get_document_text(
+    services: ServicesDep,
+    tenant: TenantDep,
+    document_id: DocumentId,
+    start: Annotated[
+        int, Query(ge=0, description="Offset of the first character (a citation's `start`)", examples=[0])
+    ] = 0,
+    end: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description="Offset just past the last character (a citation's `end`); omitted: as far as the size "
+            "limit allows. An end past the text stops at the text's end.",
+            examples=[500],
+        ),
+    ] = None,
+) -> DocumentText:
+    """A document's extracted text, whole or a range: the text that citations' start and end offsets point into."""
+    doc = await run_in_threadpool(services.retrieval.get_document, tenant, document_id)
+    text = await run_in_threadpool(services.retrieval.get_document_text, tenant, document_id)
+    first, last = text_range(len(text), start, end, services.settings.max_text_chars)
+    return DocumentText(
+        document_id=doc.id, source=doc.source, start=first, end=last, characters=len(text), text=text[first:last]
+    )
 
 
 @router.delete("/documents/{document_id}", response_model=DeleteResponse, responses=error_responses(401, 404, 429, 503))

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app import openapi_examples as ex
 from app.container import Services
 from app.deps import get_optional_tenant, get_services, get_tenant
 from app.schemas import Health, Readiness, error_responses
@@ -23,7 +24,10 @@ def healthz() -> Health:
     "/readyz",
     response_model=Readiness,
     response_model_exclude_none=True,
-    responses={503: {"model": Readiness}, **error_responses(401, 429)},
+    responses={
+        503: {"model": Readiness, "content": {"application/json": {"example": {**ex.READINESS, "ready": False}}}},
+        **error_responses(401, 429),
+    },
 )
 def readyz(
     services: Annotated[Services, Depends(get_services)], tenant: Annotated[str | None, Depends(get_optional_tenant)]
@@ -37,7 +41,7 @@ def readyz(
     "/metrics",
     response_class=Response,
     dependencies=[Depends(get_tenant)],
-    responses={200: {"content": {"text/plain": {}}}},
+    responses={200: {"content": {"text/plain": {"example": ex.METRICS}}}},
 )
 def metrics(services: Annotated[Services, Depends(get_services)]) -> Response:
     """Prometheus metrics: requests and latency by route, queue depth, batch sizes, tokens/s, ingestion."""

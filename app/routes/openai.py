@@ -15,31 +15,34 @@ Chat completions take one of two paths, chosen by ``model``:
 
 Streaming (``stream: true``) sends ``data: {chat.completion.chunk}`` events: one with the assistant
 role, then the content deltas, then one with ``finish_reason`` and ``usage``, then ``data: [DONE]``.
-On the retrieval-augmented path **the deltas are the model's raw draft** (as in ``/ask``'s token
-events): the adjustment stage runs once the draft is complete and may correct, mask, flag or replace it
-(an abstention). The final chunk therefore also carries the adjusted text in ``answer``, with
-``citations``, ``abstained`` and ``answer_id``; show ``answer`` once it arrives. An error after the
-stream has started arrives in-band as ``data: {"error": {...}}`` (what OpenAI's clients raise from).
+On the retrieval-augmented path the content is **the adjusted answer**, exactly: the adjustment stage
+may rewrite the whole draft (an abstention replaces it, ``detail: short`` cuts it to a phrase), so the
+text is sent once it has been checked, and the deltas joined equal the non-streamed ``content``. Until
+then the stream carries SSE comments (``: retrieving``, ``: generating``, ``: checking``), which clients
+skip. The final chunk also carries ``answer`` (the same text), ``citations``, ``abstained`` and
+``answer_id``. An error after the stream has started arrives in-band as ``data: {"error": {...}}``
+(what OpenAI's clients raise from).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from app.ask import AskPlan, AskService
+from app import openapi_examples as ex
+from app.ask import AskPlan, AskService, Progress
 from app.container import Services
 from app.deps import ServicesDep, TenantDep
-from app.errors import InvalidRequestError, RequestTimeoutError, in_band_error
+from app.errors import InvalidRequestError, RequestTimeoutError
 from app.openai_schemas import (
     DONE,
     RAG_MODEL,
@@ -58,7 +61,8 @@ from app.openai_schemas import (
     rag_finish_reason,
 )
 from app.routes.ask import until_disconnected
-from app.schemas import AskResponse, error_responses
+from app.schemas import check_new_tokens, error_responses
+from app.sse import comment, event_stream
 from generation.engine import Generator
 from generation.types import GenerationParams
 
@@ -68,7 +72,7 @@ _STARTED = now()
 
 _STREAM_DOC = {
     "description": "With `stream: true`: `data: {chat.completion.chunk}` server-sent events, then `data: [DONE]`.",
-    "content": {"text/event-stream": {}},
+    "content": {"text/event-stream": {"example": ex.CHAT_STREAM}},
 }
 
 
@@ -86,13 +90,13 @@ async def chat_completions(
     if req.model != RAG_MODEL and req.model == generator.model_name:
         messages, params = req.chat_messages(), _plain_params(req, services)
         if req.stream:
-            return _sse_response(request, _plain_chunks(generator, req.model, messages, params, services))
+            return event_stream(request, _plain_chunks(generator, req.model, messages, params, services))
         async with _deadline(services):
             result = await until_disconnected(request, generator.generate(messages, params))
         return JSONResponse(ChatCompletion.from_result(req.model, result).body())
     plan = _rag_plan(ask_service, tenant, req)
     if req.stream:
-        return _sse_response(request, _rag_chunks(ask_service, req.model, plan))
+        return event_stream(request, _rag_chunks(ask_service, req.model, plan))
     answer = await until_disconnected(request, ask_service.ask(plan))
     return JSONResponse(ChatCompletion.from_answer(req.model, answer, plan.params.max_new_tokens).body())
 
@@ -144,11 +148,9 @@ def _rag_plan(service: AskService, tenant: str, req: ChatCompletionRequest) -> A
 
 def _plain_params(req: ChatCompletionRequest, services: Services) -> GenerationParams:
     s = services.settings
-    max_new = req.new_tokens() or s.max_new_tokens
-    if max_new > s.max_new_tokens_cap:
-        raise InvalidRequestError(f"max_tokens {max_new} is over the cap of {s.max_new_tokens_cap}")
+    check_new_tokens("max_tokens", req.new_tokens(), s)
     return GenerationParams(
-        max_new_tokens=max_new,
+        max_new_tokens=req.new_tokens() or s.max_new_tokens,
         temperature=s.temperature if req.temperature is None else req.temperature,
         top_p=1.0 if req.top_p is None else req.top_p,
     )
@@ -165,36 +167,38 @@ async def _deadline(services: Services) -> AsyncIterator[None]:
         raise RequestTimeoutError(f"the answer took longer than {seconds:g} s") from exc
 
 
-def _chunk(cid: str, model: str, delta: ChunkDelta, finish_reason: str | None = None, **extra: Any) -> bytes:
+def _chunk(cid: str, model: str, delta: ChunkDelta, finish_reason: str | None = None, **extra: Any) -> ServerSentEvent:
     choice = ChunkChoice(delta=delta, finish_reason=finish_reason)
     return ChatCompletionChunk(id=cid, created=now(), model=model, choices=[choice], **extra).sse()
 
 
-async def _rag_chunks(service: AskService, model: str, plan: AskPlan) -> AsyncIterator[bytes]:
+async def _rag_chunks(service: AskService, model: str, plan: AskPlan) -> AsyncIterator[ServerSentEvent]:
     cid = completion_id()
     yield _chunk(cid, model, ChunkDelta(role="assistant", content=""))
-    async for event, data in service.ask_stream(plan):
-        if event == "token":
-            yield _chunk(cid, model, ChunkDelta(content=data["delta"]))
-        elif event == "final":
-            answer = AskResponse.model_validate(data)
-            u = answer.usage
-            yield _chunk(
-                cid,
-                model,
-                ChunkDelta(),
-                rag_finish_reason(u.completion_tokens, plan.params.max_new_tokens),
-                usage=CompletionUsage.of(u.prompt_tokens, u.completion_tokens),
-                answer=answer.answer,
-                citations=answer.citations,
-                abstained=answer.abstained,
-                answer_id=answer.answer_id,
-            )
+    async for item in service.ask_stream(plan):
+        if isinstance(item, Progress):
+            yield comment(item.stage)
+            continue
+        if item.answer:
+            yield _chunk(cid, model, ChunkDelta(content=item.answer))
+        u = item.usage
+        yield _chunk(
+            cid,
+            model,
+            ChunkDelta(),
+            rag_finish_reason(u.completion_tokens, plan.params.max_new_tokens),
+            usage=CompletionUsage.of(u.prompt_tokens, u.completion_tokens),
+            answer=item.answer,
+            citations=item.citations,
+            abstained=item.abstained,
+            answer_id=item.answer_id,
+        )
+    yield DONE
 
 
 async def _plain_chunks(
     generator: Generator, model: str, messages: list[dict[str, str]], params: GenerationParams, services: Services
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[ServerSentEvent]:
     cid = completion_id()
     yield _chunk(cid, model, ChunkDelta(role="assistant", content=""))
     stream = generator.stream(messages, params)
@@ -209,22 +213,4 @@ async def _plain_chunks(
                     yield _chunk(cid, model, ChunkDelta(), r.finish_reason, usage=usage)
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
-
-
-def _sse_response(request: Request, chunks: AsyncIterator[bytes]) -> StreamingResponse:
-    async def events() -> AsyncIterator[bytes]:
-        # Starlette cancels this generator when the client disconnects, which cancels the generation.
-        try:
-            async for chunk in chunks:
-                yield chunk
-        except Exception as exc:  # in-band: the 200 status line has already gone out
-            body = in_band_error(request, exc)
-            yield b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
-            return
-        yield DONE
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    yield DONE

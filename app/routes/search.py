@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
-from app.deps import ServicesDep, TenantDep
-from app.errors import InvalidRequestError
+from app.deps import AskServiceDep, ServicesDep, TenantDep
 from app.schemas import SearchRequest, SearchResponse, SearchResult, error_responses
 from retrieval.types import RetrievalMode
 
@@ -12,22 +10,18 @@ router = APIRouter(tags=["search"])
 
 
 @router.post("/search", response_model=SearchResponse, responses=error_responses(401, 422, 429, 503))
-async def search(req: SearchRequest, services: ServicesDep, tenant: TenantDep) -> SearchResponse:
-    """Top-k passages for a query: dense (FAISS), bm25, or hybrid (reciprocal rank fusion)."""
+async def search(req: SearchRequest, services: ServicesDep, ask: AskServiceDep, tenant: TenantDep) -> SearchResponse:
+    """Top-k passages for a query: dense (FAISS), bm25 or hybrid (reciprocal rank fusion), then reranked."""
     settings = services.settings
-    top_k = req.top_k or settings.top_k
-    if top_k > settings.max_top_k:
-        raise InvalidRequestError(f"top_k {top_k} is over the limit of {settings.max_top_k}")
+    top_k = req.retrieval_top_k(settings)
     mode = RetrievalMode(req.retrieval_mode or settings.retrieval_mode)
-    vector = await services.query_batcher.submit(req.query) if mode is not RetrievalMode.BM25 else None
-    hits = await run_in_threadpool(
-        services.retrieval.search,
+    hits = await ask.search(
         tenant,
         req.query,
         top_k=top_k,
         collection=req.collection,
         mode=mode,
-        query_vector=vector,
+        rerank=settings.rerank if req.rerank is None else req.rerank,
     )
     return SearchResponse(
         results=[
@@ -37,6 +31,7 @@ async def search(req: SearchRequest, services: ServicesDep, tenant: TenantDep) -
                 chunk_id=h.chunk.id,
                 text=h.chunk.text,
                 score=h.score,
+                rerank_score=h.rerank_score,
                 page=h.chunk.page,
                 start=h.chunk.start,
                 end=h.chunk.end,

@@ -14,6 +14,7 @@
     docs: { offset: 0, total: 0, collection: "" },
     ask: null, // {controller} of the answer being written
     activeCite: null,
+    sourceToken: null, // the latest citation click, so a slow fetch cannot overwrite a newer one
   };
 
   // ---------------------------------------------------------------- helpers
@@ -272,6 +273,9 @@
     $("docs-count").textContent = body.total + (body.total === 1 ? " document" : " documents");
     $("docs-prev").disabled = body.offset <= 0;
     $("docs-next").disabled = last >= body.total;
+    // The "upload a document" hint shows only while there are none (a filtered list says nothing about that).
+    const hint = $("answers-empty");
+    if (hint && !state.docs.collection) hint.hidden = body.total > 0;
   }
 
   async function deleteDocument(doc, button) {
@@ -368,6 +372,13 @@
     $("answers").setAttribute("aria-busy", busy ? "true" : "false");
   }
 
+  // The stages a streamed answer reports before its text (event: status).
+  const STAGES = {
+    retrieving: "finding passages…",
+    generating: "writing…",
+    checking: "checking the answer…",
+  };
+
   async function onAsk(event) {
     event.preventDefault();
     if (state.ask) return;
@@ -393,7 +404,7 @@
     const controller = new AbortController();
     state.ask = { controller };
     setBusy(true);
-    setCardState(card, "writing…", "writing");
+    setCardState(card, "asking…", "writing");
 
     let finished = false;
     try {
@@ -423,7 +434,10 @@
         } catch (_) {
           return;
         }
-        if (name === "token") {
+        if (name === "status") {
+          setCardState(card, STAGES[payload.stage] || "working…", "writing");
+        } else if (name === "token") {
+          // The server sends text only once the adjustment stage has checked it, so what is shown is the answer.
           if (timings.firstToken === null) timings.firstToken = performance.now();
           textNode.append(payload.delta || "");
         } else if (name === "final") {
@@ -601,6 +615,67 @@
     return frag;
   }
 
+  // Characters of the document shown on each side of a citation.
+  const SOURCE_CONTEXT_CHARS = 400;
+
+  // Offsets count Unicode code points (the server's string indices), so slice by code point too.
+  function sliceCodePoints(chars, start, end) {
+    return chars.slice(Math.max(0, start), Math.max(0, end)).join("");
+  }
+
+  // The document's text around the cited range, fetched through GET /documents/{id}/text.
+  async function showDocumentContext(range, quote, token) {
+    const context = $("source-context");
+    const start = Math.max(0, range.start - SOURCE_CONTEXT_CHARS);
+    const end = range.end + SOURCE_CONTEXT_CHARS;
+    const body = await api(
+      "/documents/" + encodeURIComponent(range.document_id) + "/text?start=" + start + "&end=" + end,
+    );
+    if (state.sourceToken !== token) return; // another citation was clicked meanwhile
+    const chars = Array.from(body.text);
+    let from = range.start - body.start;
+    let to = range.end - body.start;
+    let marked = sliceCodePoints(chars, from, to);
+    if (marked !== quote) {
+      const at = body.text.indexOf(quote);
+      if (at < 0) throw new Error("the quote is not in the document's text");
+      from = Array.from(body.text.slice(0, at)).length;
+      to = from + Array.from(quote).length;
+      marked = quote;
+    }
+    const frag = document.createDocumentFragment();
+    frag.append(
+      body.start > 0 ? "…" : "",
+      sliceCodePoints(chars, 0, from),
+      el("mark", { "data-testid": "source-context-mark", text: marked }),
+      sliceCodePoints(chars, to, chars.length),
+      body.end < body.characters ? "…" : "",
+    );
+    context.replaceChildren(frag);
+    context.dataset.origin = "document";
+    $("source-context-note").textContent =
+      "characters " + body.start + "–" + body.end + " of " + body.characters + " in " + body.source;
+  }
+
+  // Without the document (the fetch failed): the retrieved passage around the quote, when it holds it.
+  function showPassageContext(entry, quote) {
+    const c = entry.citation;
+    const p = entry.passage;
+    const context = $("source-context");
+    const around = p && c && p.document_id === c.document_id ? p : null;
+    if (!around || around.text === quote) return false;
+    let start = c.start - around.start;
+    let end = c.end - around.start;
+    if (around.text.slice(start, end) !== quote) {
+      start = around.text.indexOf(quote);
+      end = start + quote.length;
+    }
+    if (start < 0) return false;
+    context.replaceChildren(highlighted(around.text, start, end));
+    context.dataset.origin = "passage";
+    return true;
+  }
+
   function showSource(card, number, entry) {
     if (!entry) return;
     const panel = $("source-panel");
@@ -613,27 +688,25 @@
     $("source-page").textContent = page ? "page " + page : "";
     $("source-quote").replaceChildren(el("mark", { text: quote }));
 
-    // The passage around the quote, with the quote highlighted where the offsets (or the text) place it.
+    // The document's text around the quote, with the quote highlighted.
     const contextWrap = $("source-context-wrap");
     const context = $("source-context");
-    context.replaceChildren();
-    const around = p && c && p.document_id === c.document_id ? p : null;
-    if (around && around.text !== quote) {
-      let start = c.start - around.start;
-      let end = c.end - around.start;
-      if (around.text.slice(start, end) !== quote) {
-        start = around.text.indexOf(quote);
-        end = start + quote.length;
-      }
-      if (start >= 0) {
-        context.append(highlighted(around.text, start, end));
-        contextWrap.hidden = false;
+    const note = $("source-context-note");
+    context.replaceChildren(el("span", { class: "muted", text: "Loading the source text…" }));
+    context.dataset.origin = "";
+    note.textContent = "";
+    contextWrap.hidden = false;
+    contextWrap.open = true;
+    const token = {};
+    state.sourceToken = token;
+    showDocumentContext(c || p, quote, token).catch((err) => {
+      if (state.sourceToken !== token) return;
+      if (showPassageContext(entry, quote)) {
+        note.textContent = "The document's text could not be loaded (" + err.message + "); this is the passage.";
       } else {
         contextWrap.hidden = true;
       }
-    } else {
-      contextWrap.hidden = true;
-    }
+    });
 
     // Mark the chosen citation wherever it shows.
     document.querySelectorAll(".cite.active, .citation.active").forEach((n) => n.classList.remove("active"));
@@ -646,6 +719,7 @@
   }
 
   function closeSource() {
+    state.sourceToken = null;
     $("source-panel").hidden = true;
     document.querySelectorAll(".cite.active, .citation.active").forEach((n) => n.classList.remove("active"));
     state.activeCite = null;

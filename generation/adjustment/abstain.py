@@ -1,12 +1,15 @@
 """Abstention: answer "The documents don't say." instead of guessing.
 
-Signals, checked in order; the first that fires is ``notes["abstain_reason"]``, and every measured
-value is in ``notes["abstain_signals"]``:
+Signals, checked in order; the first that fires is ``abstention.reason`` of the adjusted answer, and
+every measured value is in ``abstention.signals`` (``AbstainSignals``):
 
 ``no_passages``         nothing was retrieved;
 ``low_relevance``       the best question<->passage cosine is below ``min_relevance``;
 ``empty_answer``        nothing is left after correction (and content rules);
 ``model_declined``      the model said it cannot answer ("I don't know", "not mentioned", ...);
+``reader_no_answer``    with the grounding reader on (``ctx.reading``): its calibrated answerability is below
+                        ``ctx.reader_threshold``; then only ``missing_key_terms`` and ``low_support`` (the
+                        reader-verified support) follow, since the reader supersedes the hand-made rules below;
 ``no_answer_phrase``    ``detail`` is ``short`` but what is left after shortening is no phrase (more than
                         ``PHRASE_MAX_WORDS`` words, or several sentences): the model wrote around the
                         question instead of naming an answer, when ``require_answer_phrase`` is on;
@@ -32,13 +35,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from collections.abc import Sequence
 
 from generation.adjustment.citations import CitationScorer, is_phrase
 from generation.adjustment.config import AdjustmentConfig
 from generation.adjustment.opposites import opposites
 from generation.adjustment.sentences import content_words, passage_stems, sentence_spans, stems, weighted_terms
-from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, Citation, SourcePassage
+from generation.adjustment.types import AbstainSignals, Abstention, AdjustedAnswer, AdjustmentContext, Citation
+from generation.types import Passage
 
 _DECLINE_RE = re.compile(
     r"\b(?:i|we)\s+(?:do not|don't|cannot|can't|am unable to|are unable to)\s+(?:know|say|tell|answer|find|determine)"
@@ -65,12 +69,11 @@ class AbstainStep:
         self.config = config
 
     def apply(self, state: AdjustedAnswer, ctx: AdjustmentContext) -> AdjustedAnswer:
-        signals: dict[str, Any] = {}
+        signals = AbstainSignals()
         reason = self._reason(state, ctx, signals)
-        notes = {**state.notes, "abstain_signals": signals}
+        abstention = Abstention(reason, signals)
         if reason is None:
-            return dataclasses.replace(state, notes=notes)
-        notes["abstain_reason"] = reason
+            return dataclasses.replace(state, abstention=abstention)
         return dataclasses.replace(
             state,
             answer=self.config.abstain_answer,
@@ -78,16 +81,16 @@ class AbstainStep:
             citations=[],
             sentences=[],
             adjustments=[*state.adjustments, f"{self.name}:{reason}"],
-            notes=notes,
+            abstention=abstention,
         )
 
-    def _reason(self, state: AdjustedAnswer, ctx: AdjustmentContext, signals: dict[str, Any]) -> str | None:
+    def _reason(self, state: AdjustedAnswer, ctx: AdjustmentContext, signals: AbstainSignals) -> str | None:
         cfg = self.config
         if not ctx.passages:
             return "no_passages"
         relevances = [p.relevance for p in ctx.passages if p.relevance is not None]
         if relevances:
-            signals["best_relevance"] = round(max(relevances), 4)
+            signals.best_relevance = round(max(relevances), 4)
             if max(relevances) < cfg.min_relevance:
                 return "low_relevance"
         answer = state.answer.strip()
@@ -95,12 +98,14 @@ class AbstainStep:
             return "empty_answer"
         if model_declined(answer):
             return "model_declined"
+        if ctx.reading is not None:
+            return self._reader_reason(state, ctx, signals)
         if ctx.detail == "short":
-            signals["answer_phrase"] = is_phrase(answer)
-            if cfg.require_answer_phrase and not signals["answer_phrase"]:
+            signals.answer_phrase = is_phrase(answer)
+            if cfg.require_answer_phrase and not signals.answer_phrase:
                 return "no_answer_phrase"
         missing = missing_key_terms(ctx.question, ctx.passages)
-        signals["missing_key_terms"] = missing
+        signals.missing_key_terms = missing
         if cfg.require_key_terms and missing:
             return "missing_key_terms"
         support, evidence = self._support(state, ctx)
@@ -108,33 +113,50 @@ class AbstainStep:
         # opposite of the question would be stated.
         near = near_question(ctx.question, ctx.passages) + [cite.text for cite in evidence]
         negation = unstated_negation(ctx.question, near)
-        signals["unstated_negation"] = negation
+        signals.unstated_negation = negation
         if cfg.require_stated_negation and negation:
             return "unstated_negation"
         opposite = stated_opposite(ctx.question, near)
-        signals["stated_opposite"] = opposite
+        signals.stated_opposite = opposite
         if cfg.reject_stated_opposite and opposite:
             return "stated_opposite"
-        signals["support"] = round(support, 4)
+        signals.support = round(support, 4)
         if support < cfg.support_threshold:
             return "low_support"
         if evidence:
             away = key_terms_away(ctx.question, evidence, ctx.passages, cfg.coverage_window)
-            signals["key_terms_away_from_evidence"] = away
+            signals.key_terms_away_from_evidence = away
             if cfg.key_terms_near_evidence and away:
                 return "key_terms_away_from_evidence"
             coverage = question_coverage(ctx.question, evidence, ctx.passages, cfg.coverage_window)
-            signals["question_coverage"] = round(coverage, 4)
+            signals.question_coverage = round(coverage, 4)
             if coverage < cfg.min_question_coverage:
                 return "low_question_coverage"
+        return None
+
+    def _reader_reason(self, state: AdjustedAnswer, ctx: AdjustmentContext, signals: AbstainSignals) -> str | None:
+        """With the grounding reader on: its calibrated no-answer evidence, then the checks it does not cover."""
+        assert ctx.reading is not None
+        signals.reader_answerable = round(ctx.reading.answerable, 4)
+        if ctx.reading.answerable < ctx.reader_threshold:
+            return "reader_no_answer"
+        missing = missing_key_terms(ctx.question, ctx.passages)
+        signals.missing_key_terms = missing
+        if self.config.require_key_terms and missing:
+            return "missing_key_terms"
+        support, _ = self._support(state, ctx)
+        signals.support = round(support, 4)
+        if support < self.config.support_threshold:
+            return "low_support"
         return None
 
     def _support(self, state: AdjustedAnswer, ctx: AdjustmentContext) -> tuple[float, list[Citation]]:
         """The citation check's result when it ran; otherwise scored here the same way."""
         evidence = list(state.citations)
-        if isinstance(state.notes.get("evidence"), Citation) and not evidence:
-            evidence = [state.notes["evidence"]]
-        if "support_mode" in state.notes:
+        check = state.support_check
+        if check is not None:
+            if check.evidence is not None and not evidence:
+                evidence = [check.evidence]
             return state.support, evidence
         scorer = CitationScorer(ctx)
         if is_phrase(state.answer):
@@ -201,7 +223,7 @@ def stated_opposite(question: str, near: list[str]) -> str | None:
     return None
 
 
-def near_question(question: str, passages: list[SourcePassage]) -> list[str]:
+def near_question(question: str, passages: Sequence[Passage]) -> list[str]:
     """The passage sentences sharing the most content words with the question (all of them, when several tie)."""
     wanted = stems(content_words(question))
     scored: list[tuple[int, str]] = []
@@ -213,7 +235,7 @@ def near_question(question: str, passages: list[SourcePassage]) -> list[str]:
     return [sentence for n, sentence in scored if n == best and n > 0]
 
 
-def missing_key_terms(question: str, passages: list[SourcePassage]) -> list[str]:
+def missing_key_terms(question: str, passages: Sequence[Passage]) -> list[str]:
     """Numbers and capitalised names of the question that occur in no passage."""
     have: set[str] = set()
     for p in passages:
@@ -221,9 +243,9 @@ def missing_key_terms(question: str, passages: list[SourcePassage]) -> list[str]
     return sorted(t for t, w in weighted_terms(question).items() if w >= 2 and t not in have)
 
 
-def _window_stems(cite: Citation, passages: list[SourcePassage], window: int) -> set[str] | None:
+def _window_stems(cite: Citation, passages: Sequence[Passage], window: int) -> set[str] | None:
     """Content-word stems of the passage sentences around a citation (``window`` sentences either side)."""
-    p = next((p for p in passages if p.number == cite.number), None)
+    p = next((p for p in passages if p.rank == cite.number), None)
     if p is None:
         return None
     local = sentence_spans(p.text)
@@ -237,7 +259,7 @@ def _window_stems(cite: Citation, passages: list[SourcePassage], window: int) ->
     return passage_stems(window_text)
 
 
-def key_terms_away(question: str, evidence: list[Citation], passages: list[SourcePassage], window: int) -> list[str]:
+def key_terms_away(question: str, evidence: list[Citation], passages: Sequence[Passage], window: int) -> list[str]:
     """Numbers and names of the question absent near every piece of evidence ([] if one holds them all).
 
     An unanswerable question often borrows a name from elsewhere in the passage: the answer the model
@@ -257,7 +279,7 @@ def key_terms_away(question: str, evidence: list[Citation], passages: list[Sourc
     return sorted(best or ())
 
 
-def question_coverage(question: str, evidence: list[Citation], passages: list[SourcePassage], window: int) -> float:
+def question_coverage(question: str, evidence: list[Citation], passages: Sequence[Passage], window: int) -> float:
     """Weighted share of the question's content words found near the evidence (best over the evidence spans)."""
     terms = weighted_terms(question)
     total = sum(terms.values())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +36,8 @@ from generation.adjustment.sentences import (
     weighted_terms,
     with_other_spellings,
 )
-from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, Citation, SentenceSupport, SourcePassage
+from generation.adjustment.types import AdjustedAnswer, AdjustmentContext, Citation, SentenceSupport, SupportCheck
+from generation.types import Passage
 
 PHRASE_MAX_WORDS = 8
 _SEM_FLOOR, _SEM_RANGE = 0.25, 0.5
@@ -44,7 +46,7 @@ _LEADING_ARTICLE_RE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Span:
-    passage: SourcePassage
+    passage: Passage
     start: int  # local offsets into passage.text
     end: int
 
@@ -54,7 +56,7 @@ class Span:
 
     def citation(self) -> Citation:
         p = self.passage
-        return Citation(p.number, p.document_id, p.source, p.page, p.start + self.start, p.start + self.end, self.text)
+        return Citation(p.rank, p.document_id, p.source, p.page, p.start + self.start, p.start + self.end, self.text)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def is_phrase(text: str) -> bool:
     return bool(clean) and len(clean.split()) <= PHRASE_MAX_WORDS and not re.search(r"[.!?]\s+\S", clean)
 
 
-def candidate_spans(passages: list[SourcePassage]) -> list[Span]:
+def candidate_spans(passages: Sequence[Passage]) -> list[Span]:
     """Every passage sentence, and every pair of adjacent sentences."""
     spans: list[Span] = []
     for p in passages:
@@ -95,7 +97,7 @@ def number_factor(sentence: str, passage_text: str) -> float:
     return len(numbers & have) / len(numbers)
 
 
-def find_phrase(phrase: str, passages: list[SourcePassage]) -> Span | None:
+def find_phrase(phrase: str, passages: Sequence[Passage]) -> Span | None:
     """First occurrence of ``phrase`` in the passages, ignoring case, punctuation between words, a leading article."""
     words = re.findall(r"\w+", _LEADING_ARTICLE_RE.sub("", MARKER_RE.sub("", phrase).strip()))
     if not words:
@@ -140,7 +142,7 @@ class CitationScorer:
                 sem = float(np.clip((sims[j] - _SEM_FLOOR) / _SEM_RANGE, 0.0, 1.0))
                 score = max(lex, (lex + sem) / 2)
             score *= number_factor(sentence, span.passage.text)
-            n = span.passage.number
+            n = span.passage.rank
             by_passage[n] = max(by_passage.get(n, 0.0), score)
             # Single sentences come first, so a tie keeps the tighter citation.
             if score > best.support + 1e-9:
@@ -186,7 +188,7 @@ class CitationStep:
         spans = sentence_spans(text)
         sentences = [text[s:e] for s, e in spans]
         scored_all = scorer.score_sentences(sentences)
-        valid = {p.number for p in ctx.passages}
+        valid = {p.rank for p in ctx.passages}
         out_parts: list[str] = []
         last = 0
         results: list[SentenceSupport] = []
@@ -200,7 +202,7 @@ class CitationStep:
                 results.append(SentenceSupport(sentence, 1.0, (), True))
                 continue
             ok = scored.support >= self.threshold
-            best = scored.span.passage.number if scored.span is not None else None
+            best = scored.span.passage.rank if scored.span is not None else None
             if ok and best is not None:
                 sentence, fixed = _correct_markers(sentence, best, valid, scored)
                 corrected += fixed
@@ -226,11 +228,7 @@ class CitationStep:
         elif any(not r.supported for r in results):
             labels.append(f"{self.name}:flagged_unsupported")
         new_text = re.sub(r"[ \t]{2,}", " ", "".join(out_parts)).strip()
-        notes = {
-            **state.notes,
-            "support_mode": "sentences",
-            "unsupported_sentences": sum(not r.supported for r in results),
-        }
+        check = SupportCheck("sentences", unsupported_sentences=sum(not r.supported for r in results))
         return dataclasses.replace(
             state,
             answer=new_text,
@@ -238,7 +236,7 @@ class CitationStep:
             citations=citations,
             support=round(support, 4),
             adjustments=labels,
-            notes=notes,
+            support_check=check,
         )
 
     def _apply_phrase(self, state: AdjustedAnswer, scorer: CitationScorer) -> AdjustedAnswer:
@@ -247,11 +245,9 @@ class CitationStep:
         cites = [scored.span.citation()] if scored.span is not None and ok else []
         result = SentenceSupport(state.answer, round(scored.support, 4), tuple(c.number for c in cites), ok)
         labels = [*state.adjustments] + ([] if ok else [f"{self.name}:flagged_unsupported"])
-        notes = {**state.notes, "support_mode": "phrase"}
-        if scored.span is not None:
-            notes["evidence"] = scored.span.citation()
+        check = SupportCheck("phrase", evidence=scored.span.citation() if scored.span is not None else None)
         return dataclasses.replace(
-            state, sentences=[result], citations=cites, support=result.support, adjustments=labels, notes=notes
+            state, sentences=[result], citations=cites, support=result.support, adjustments=labels, support_check=check
         )
 
 

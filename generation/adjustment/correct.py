@@ -61,7 +61,7 @@ class CorrectStep:
         fix("removed_template_tokens", strip_template_tokens(text))
         fix("removed_echo", strip_echo(text, ctx.question))
         fix("removed_role_prefix", _ROLE_PREFIX_RE.sub("", text, count=1))
-        valid = {p.number for p in ctx.passages}
+        valid = {p.rank for p in ctx.passages}
         fix("normalised_citations", normalize_markers(text, valid))
         fix("removed_repetition", remove_repetition(text))
         fix("dropped_invalid_citations", drop_invalid_markers(text, valid))

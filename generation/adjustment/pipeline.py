@@ -1,7 +1,7 @@
 """The adjustment stage: named steps run in a fixed order, each one switchable per request.
 
 Default order (``build_default_pipeline``): ``correct`` -> ``content_rules`` -> ``shorten`` ->
-``citations`` -> ``abstain`` -> ``style``. ``shorten`` (detail=short only) runs before the citation
+``citations`` -> ``reader`` -> ``abstain`` -> ``style``. ``shorten`` (detail=short only) runs before the citation
 check so that support and abstention judge the answer phrase the user gets. Content rules run once,
 before the citation check, so the per-sentence texts and citations reported are already masked; no
 later step adds content (style only removes lead-ins or adds a fixed friendly opener, abstention
@@ -18,13 +18,14 @@ from generation.adjustment.citations import CitationStep
 from generation.adjustment.config import AdjustmentConfig
 from generation.adjustment.content_rules import ContentRulesStep
 from generation.adjustment.correct import CorrectStep
+from generation.adjustment.reader import ReaderStep
 from generation.adjustment.shorten import ShortenStep
 from generation.adjustment.style import StyleStep
 from generation.adjustment.types import AdjustedAnswer, AdjustmentContext
 
 __all__ = ["AdjustmentConfig", "AdjustmentPipeline", "AdjustmentStep", "build_default_pipeline"]
 
-DEFAULT_ORDER = ("correct", "content_rules", "shorten", "citations", "abstain", "style")
+DEFAULT_ORDER = ("correct", "content_rules", "shorten", "citations", "reader", "abstain", "style")
 
 
 class AdjustmentStep(Protocol):
@@ -62,7 +63,6 @@ class AdjustmentPipeline:
             sentences=[],
             support=0.0,
             adjustments=[],
-            notes={},
         )
         for step in self._steps:
             if enabled is not None and step.name not in enabled:
@@ -73,13 +73,14 @@ class AdjustmentPipeline:
 
 
 def build_default_pipeline(config: AdjustmentConfig) -> AdjustmentPipeline:
-    """The six steps in the default order; a bad regex in ``config`` raises ValueError here."""
+    """The seven steps in the default order; a bad regex in ``config`` raises ValueError here."""
     return AdjustmentPipeline(
         [
             CorrectStep(),
             ContentRulesStep(config.blocked_terms, config.blocked_patterns, config.redact_pii),
             ShortenStep(),
             CitationStep(config.unsupported, config.support_threshold),
+            ReaderStep(config.unsupported, config.verify_threshold),
             AbstainStep(config),
             StyleStep(),
         ]

@@ -6,24 +6,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from lexicon import STOPWORDS as STOPWORDS  # re-exported: the steps read words through this module
+from lexicon import stem as stem
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
-
-# Words that carry no evidence on their own. Small on purpose: question words and auxiliaries,
-# articles, pronouns and prepositions. Anything rarer counts as content.
-STOPWORDS = _words(
-    """
-    a an the and or but nor so yet if then than that this these those there here of in on at by for with
-    about against between into through during before after above below to from up down out off over under
-    again further once is are was were be been being am do does did doing have has had having will would
-    shall should can could may might must not no only own same too very just also as such both each few
-    more most other some any all i me my we our you your he him his she her it its they them their what
-    which who whom whose when where why how whats s t d ll m re ve isn aren wasn weren don doesn didn
-    according passage passages document documents text answer question one
-    """
-)
 
 # Citation markers as the correction step normalises them: "[1]" (possibly several: "[1] [2]").
 MARKER_RE = re.compile(r"\s*\[\d{1,3}\]")
@@ -127,16 +116,6 @@ def tokens(text: str) -> list[str]:
 
 def content_words(text: str) -> list[str]:
     return [t for t in tokens(MARKER_RE.sub(" ", text)) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
-
-
-def stem(word: str) -> str:
-    """A crude suffix strip so "founded"/"founding"/"founds" meet; enough for overlap scoring."""
-    if word.endswith("ian") and len(word) > 6:  # "Californian" -> "California"
-        return word[:-1]
-    for suffix in ("ations", "ation", "ings", "ing", "ies", "ed", "es", "s", "ly"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
 
 
 def weighted_terms(text: str) -> dict[str, float]:

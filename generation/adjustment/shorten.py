@@ -196,5 +196,5 @@ class ShortenStep:
             state,
             answer=phrase,
             adjustments=[*state.adjustments, f"{self.name}:answer_phrase"],
-            notes={**state.notes, "long_answer": state.answer},
+            long_answer=state.answer,
         )

@@ -59,7 +59,7 @@ def parse_document(
             f"Unsupported file type ({shown}); supported types are {', '.join(sorted(SUPPORTED_EXTENSIONS))}."
         )
     if not data or not bytes(data).strip():
-        raise EmptyDocumentError(f"The file {filename!r} is empty.")
+        raise EmptyDocumentError("The file is empty.")
     parser = _parser_for(extension)
     try:
         return parser(bytes(data), limits, budget)

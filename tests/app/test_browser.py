@@ -1,4 +1,6 @@
-"""The web page in a real headless Chromium against the real server (real encoder and generator).
+"""The web page and /docs in a real headless Chromium against the real server (real encoder and generator).
+
+Every request that leaves the server's origin is refused, as on a machine with no network.
 
 Needs Debian's ``chromium`` package (``apt-get install -y chromium``) at /usr/bin/chromium; skips without it.
 Playwright drives that binary: Playwright's own browser download is not used.
@@ -6,19 +8,16 @@ Playwright drives that binary: Playwright's own browser download is not used.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from app.testing import ServerProcess
 
 CHROMIUM = Path(os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -31,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 600.0  # model loading is slow on a busy 2-core machine
 STEP_TIMEOUT_MS = 120_000
 
@@ -50,52 +48,59 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """The real service as a subprocess, as `make serve` runs it, on a fresh data folder."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RAG_INDEX_DIR": str(tmp_path / "data"),
-        "RAG_API_KEYS": "",
-        "RAG_RATE_LIMIT": "",
-        "HF_HUB_OFFLINE": "1",
-    }
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real service as a subprocess, as `make serve` runs it, on a fresh data folder (one for this module)."""
+    tmp_path = tmp_path_factory.mktemp("server")
+    proc = ServerProcess(tmp_path / "data", tmp_path / "server.log", {"RAG_API_KEYS": "", "RAG_RATE_LIMIT": ""})
+    ok, why = proc.wait_ready(READY_TIMEOUT_S)
+    if not ok:
+        proc.stop()
+        pytest.fail(f"{why}:\n{proc.log_tail()}")
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"/readyz not 200 after {READY_TIMEOUT_S:.0f} s:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.5)
-        yield base
+        yield proc.url
     finally:
-        proc.terminate()
+        proc.stop(timeout=20)
+
+
+def _only_own_origin(page: Any, server: str) -> list[str]:
+    """Refuse every request that leaves the server's origin (as with no network); returns what was refused."""
+    refused: list[str] = []
+
+    def handle(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(server + "/") or url.startswith("data:"):
+            route.continue_()
+        else:
+            refused.append(url)
+            route.abort()
+
+    page.route("**/*", handle)
+    return refused
+
+
+def test_docs_page_renders_offline(server: str) -> None:
+    """/docs loads Swagger UI from the service itself: with every other host refused, the routes still show."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+            page = browser.new_page()
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            sync_api.expect.set_options(timeout=STEP_TIMEOUT_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            outside = _only_own_origin(page, server)
+            page.goto(server + "/docs", wait_until="load")
+            routes = page.locator(".opblock-summary-path")
+            sync_api.expect(routes.first).to_be_visible()
+            shown = set(routes.all_text_contents())
+            paths = set(httpx.get(f"{server}/openapi.json", timeout=60).json()["paths"])
+            assert {p.replace("\u200b", "") for p in shown} >= paths - {"/"}, shown
+            assert "/documents/{document_id}/text" in {p.replace("\u200b", "") for p in shown}
+            assert not outside and not errors, (outside, errors)
+        finally:
+            browser.close()
 
 
 def test_upload_ask_stream_and_check_a_citation(server: str, tmp_path: Path) -> None:
@@ -113,6 +118,7 @@ def test_upload_ask_stream_and_check_a_citation(server: str, tmp_path: Path) -> 
             page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: console_errors.append(str(e)))
             page.on("dialog", lambda d: d.accept())  # the delete confirmation
+            outside = _only_own_origin(page, server)
 
             page.goto(server + "/", wait_until="load")
             load_ms = page.evaluate(
@@ -121,6 +127,9 @@ def test_upload_ask_stream_and_check_a_citation(server: str, tmp_path: Path) -> 
             )
             ready = page.get_by_test_id("ready")
             sync_api.expect(ready).to_have_text("ready")
+            # With no documents the page says what to do first.
+            hint = page.get_by_test_id("answers-empty")
+            sync_api.expect(hint).to_be_visible()
 
             # Upload through the file input; the document shows up in the list.
             page.get_by_test_id("file-input").set_input_files(str(doc_path))
@@ -130,6 +139,7 @@ def test_upload_ask_stream_and_check_a_citation(server: str, tmp_path: Path) -> 
             sync_api.expect(doc_item).to_have_count(1)
             sync_api.expect(doc_item).to_contain_text("1 chunk")
             sync_api.expect(page.get_by_test_id("upload-progress")).to_have_attribute("value", "100")
+            sync_api.expect(hint).to_be_hidden()  # documents exist: the hint goes
 
             # Ask with streaming and wait for the adjusted final answer.
             page.get_by_test_id("question").fill(QUESTION)
@@ -147,7 +157,9 @@ def test_upload_ask_stream_and_check_a_citation(server: str, tmp_path: Path) -> 
             # Click the first citation marker: the exact quoted source text shows, with its file name.
             cite = answer.get_by_test_id("cite-link").first
             number = cite.get_attribute("data-cite")
-            cite.click()
+            with page.expect_response(lambda r: "/text?" in r.url) as text_response:
+                cite.click()
+            assert text_response.value.status == 200, text_response.value.text()
             panel = page.get_by_test_id("source-panel")
             sync_api.expect(panel).to_be_visible()
             sync_api.expect(page.get_by_test_id("source-file")).to_have_text("zorblat.txt")
@@ -157,6 +169,13 @@ def test_upload_ask_stream_and_check_a_citation(server: str, tmp_path: Path) -> 
             assert quote.strip() in DOCUMENT, quote
             sync_api.expect(page.locator('[data-testid="source-quote"] mark')).to_have_count(1)
             sync_api.expect(cite).to_have_class("cite active")
+            # The source text around the quote, fetched from the document through the text route.
+            context = page.get_by_test_id("source-context")
+            sync_api.expect(context).to_have_attribute("data-origin", "document")
+            sync_api.expect(page.get_by_test_id("source-context-mark")).to_have_text(quote.strip())
+            around = (context.text_content() or "").strip("…")
+            assert quote.strip() in around and around in DOCUMENT and len(around) > len(quote.strip()), around
+            sync_api.expect(page.get_by_test_id("source-context-note")).to_contain_text("zorblat.txt")
 
             # Thumbs up is recorded.
             answer.get_by_test_id("thumb-up").click()
@@ -172,6 +191,7 @@ def test_upload_ask_stream_and_check_a_citation(server: str, tmp_path: Path) -> 
             sync_api.expect(page.get_by_test_id("docs-message")).to_contain_text("Deleted")
 
             assert not console_errors, console_errors
+            assert not outside, outside
         finally:
             browser.close()
 

@@ -7,19 +7,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.app.conftest import MakeClient
+import pytest
+
+from tests.app.conftest import BACKENDS, MakeClient
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, data: Path, database_url: str | None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RAG_INDEX_DIR": str(data), "HF_HUB_OFFLINE": "1", "RAG_API_KEYS": ""}
+    if database_url:
+        env["RAG_DATABASE_URL"] = database_url  # the same command writes to PostgreSQL instead
     return subprocess.run(
         [sys.executable, "-m", "app", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
     )
 
 
-def test_ingest_a_folder_then_serve_it(tmp_path: Path, make_client: MakeClient) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ingest_a_folder_then_serve_it(
+    tmp_path: Path, make_client: MakeClient, backend: str, request: pytest.FixtureRequest
+) -> None:
+    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
     folder = tmp_path / "docs"
     (folder / "nested").mkdir(parents=True)
     (folder / "harbour.md").write_text("# Harbour\n\nThe harbour master rings the bell at noon.\n")
@@ -30,13 +38,13 @@ def test_ingest_a_folder_then_serve_it(tmp_path: Path, make_client: MakeClient) 
     (folder / "picture.png").write_bytes(b"\x89PNG\r\n")  # not a supported type: skipped
 
     data = tmp_path / "data"
-    first = _cli("ingest", str(folder), "--collection", "notes", data=data)
+    first = _cli("ingest", str(folder), "--collection", "notes", data=data, database_url=database_url)
     assert first.returncode == 0, first.stdout + first.stderr
     report = first.stdout + first.stderr  # the progress bar and the report go to stderr
     assert "stored 2, deduplicated 0, failed 1" in report, report
     assert "empty.txt" in report
 
-    again = _cli("ingest", str(folder), "--collection", "notes", data=data)
+    again = _cli("ingest", str(folder), "--collection", "notes", data=data, database_url=database_url)
     assert "stored 0, deduplicated 2, failed 1" in again.stdout + again.stderr, again.stderr
 
     with make_client() as client:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.app.conftest import MakeClient, assert_error, upload
+import pytest
+
+from tests.app.conftest import BACKENDS, MakeClient, assert_error, upload
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS)
 
 DOCS = [
     ("bees.txt", b"Honey bees communicate the location of flowers with a waggle dance."),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
-from tests.app.conftest import MakeClient, assert_error, upload
+from tests.app.conftest import BACKENDS, MakeClient, assert_error, upload
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS)
 
 KEYS = "key-a:alpha,key-b:beta"
 A = {"Authorization": "Bearer key-a"}

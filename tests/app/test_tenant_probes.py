@@ -1,9 +1,13 @@
-"""Random cross-tenant probes (benchmarks/tenant_probes.py): tenant B never sees or touches tenant A's data."""
+"""Random cross-tenant probes (tests/app/tenant_probes.py): tenant B never sees or touches tenant A's data."""
 
 from __future__ import annotations
 
-from benchmarks.tenant_probes import API_KEYS, run_probes
-from tests.app.conftest import MakeClient
+import pytest
+
+from tests.app.conftest import BACKENDS, MakeClient
+from tests.app.tenant_probes import API_KEYS, run_probes
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS)
 
 
 def test_tenant_b_never_reaches_tenant_a(make_client: MakeClient) -> None:

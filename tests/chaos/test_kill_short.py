@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.kill_test import run_kill_test
+from tests.chaos.kill import run_kill_test
 
 
 def _assert_clean(report, kills: int) -> None:  # type: ignore[no-untyped-def]

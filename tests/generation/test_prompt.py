@@ -5,15 +5,17 @@ from __future__ import annotations
 import pytest
 
 from generation.errors import InvalidGenerationRequestError
-from generation.prompt import CANNOT_ANSWER, PASSAGE_HEADER_RE, PromptBuilder, PromptPassage
+from generation.prompt import CANNOT_ANSWER, PASSAGE_HEADER_RE, PromptBuilder
+from retrieval.types import SearchHit
+from tests.generation.adjustment.helpers import hit
 
 
 def words(text: str) -> int:
     return len(text.split())
 
 
-def passage(n: int, text: str, page: int | None = None) -> PromptPassage:
-    return PromptPassage(number=n, source=f"doc{n}.pdf", page=page, text=text)
+def passage(n: int, text: str, page: int | None = None) -> SearchHit:
+    return hit(n, f"doc-{n}", f"doc{n}.pdf", page, 0, len(text), text)
 
 
 def test_passages_numbered_fenced_and_marked_as_data() -> None:

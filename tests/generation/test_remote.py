@@ -1,4 +1,4 @@
-"""RemoteGenerator against real HTTP servers.
+"""RemoteGenerator (over the openai client) against real HTTP servers.
 
 * a second instance of this service, started as a subprocess (the real model behind it);
 * a tiny Starlette app under uvicorn in a thread, for the failures a healthy server never shows on cue
@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from benchmarks.server import ROOT, free_port
+from app.testing import ServerProcess, free_port
 from generation.errors import BackendError, BackendTimeoutError, OverloadedError
 from generation.remote import RemoteGenerator
 from generation.types import GenerationParams, StreamChunk
@@ -45,61 +41,22 @@ MESSAGES = [
 # --- a real instance of this service in a subprocess ------------------------------------
 
 
-@dataclass
-class Instance:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
+Instances = tuple[ServerProcess, str, ServerProcess]
+"""(backend instance, its generator's model id, frontend instance using it as remote generator)."""
 
 
-def _spawn(tmp: Path, name: str, env: dict[str, str]) -> Instance:
-    port = free_port()
-    log = tmp / f"{name}.log"
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAG_INDEX_DIR": str(tmp / name), **env}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Instance(proc, f"http://127.0.0.1:{port}", log)
-
-
-def _wait_ready(inst: Instance, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if inst.proc.poll() is not None:
-            raise RuntimeError(f"server exited:\n{inst.log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{inst.url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"server did not become ready:\n{inst.log.read_text()[-4000:]}")
-        time.sleep(0.5)
-
-
-def _stop(inst: Instance) -> None:
-    if inst.proc.poll() is None:
-        inst.proc.terminate()
-        try:
-            inst.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            inst.proc.kill()
-            inst.proc.wait()
+def _spawn(tmp: Path, name: str, env: dict[str, str]) -> ServerProcess:
+    return ServerProcess(tmp / name, tmp / f"{name}.log", env)
 
 
 @pytest.fixture(scope="module")
-def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, str, Instance]]:
+def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instances]:
     """(backend instance, its generator's model id, frontend instance using it as remote generator)."""
     tmp = tmp_path_factory.mktemp("remote")
     backend = _spawn(tmp, "backend", {})
-    frontend: Instance | None = None
+    frontend: ServerProcess | None = None
     try:
-        _wait_ready(backend)
+        backend.ready_or_raise(300)
         models = httpx.get(f"{backend.url}/v1/models", timeout=10).json()["data"]
         model_id = next(m["id"] for m in models if m["kind"] == "chat")
         frontend = _spawn(
@@ -113,12 +70,12 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instan
                 "RAG_INDEX_SAVE_INTERVAL_S": "0",
             },
         )
-        _wait_ready(frontend)
+        frontend.ready_or_raise(300)
         yield backend, model_id, frontend
     finally:
         for inst in (frontend, backend):
             if inst is not None:
-                _stop(inst)
+                inst.stop()
 
 
 # --- a tiny real server for scripted failures ---------------------------------------------
@@ -151,16 +108,18 @@ class ScriptedBackend:
         self.attempts[model] += 1
         if model.startswith("flaky-"):  # "flaky-N": N answers of 503, then success
             if self.attempts[model] <= int(model.split("-")[1]):
-                return JSONResponse({"error": {"message": "warming up"}}, status_code=503, headers={"Retry-After": "3"})
+                return JSONResponse({"error": {"message": "warming up"}}, status_code=503, headers={"Retry-After": "2"})
         elif model == "down":
             return JSONResponse({"error": {"message": "model crashed"}}, status_code=500)
         elif model == "bad-request":
             return JSONResponse({"error": {"message": "max_tokens is too large"}}, status_code=400)
         elif model == "garbage":
             return PlainTextResponse("<html>502 from some proxy</html>")
-        elif model == "slow":
+        elif model.startswith("slow"):
             await asyncio.sleep(10)
-        elif model in ("drop", "stall", "no-done"):
+        elif model == "auth":  # answers with the Authorization header it received
+            return JSONResponse(_completion(request.headers.get("authorization", "(none)")))
+        elif model in ("drop", "stall", "no-done", "error-event"):
             return StreamingResponse(self._broken_stream(model), media_type="text/event-stream")
         if body.get("stream"):
             return StreamingResponse(self._good_stream(), media_type="text/event-stream")
@@ -180,6 +139,8 @@ class ScriptedBackend:
             raise RuntimeError("simulated backend crash")
         if how == "stall":
             await asyncio.sleep(10)
+        if how == "error-event":  # OpenAI-style in-band error after a 200 status line
+            yield b'data: {"error": {"message": "out of memory"}}\n\n'
         # "no-done": the body just ends, with no finish_reason and no [DONE].
 
 
@@ -222,21 +183,21 @@ async def _collect(gen: RemoteGenerator, params: GenerationParams, got: list[Str
 
 
 def test_connection_refused_is_retried_then_backend_error() -> None:
-    gen = RemoteGenerator(base_url=f"http://127.0.0.1:{free_port()}/v1", retries=2, backoff_s=0.01)
+    gen = RemoteGenerator(base_url=f"http://127.0.0.1:{free_port()}/v1", retries=2)
     with pytest.raises(BackendError, match="after 3 attempts") as info:
         _run(gen, lambda: gen.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
     assert not isinstance(info.value, BackendTimeoutError)
     assert "ConnectError" in info.value.message
     assert gen.queue_depth() == 0
 
-    stream_gen = RemoteGenerator(base_url=f"http://127.0.0.1:{free_port()}/v1", retries=1, backoff_s=0.01)
+    stream_gen = RemoteGenerator(base_url=f"http://127.0.0.1:{free_port()}/v1", retries=1)
     with pytest.raises(BackendError, match="after 2 attempts"):
         _run(stream_gen, lambda: _collect(stream_gen, GenerationParams(max_new_tokens=4), []))
 
 
 def test_5xx_is_retried_until_it_succeeds(scripted: tuple[ScriptedBackend, str]) -> None:
     backend, url = scripted
-    gen = RemoteGenerator(base_url=url, model="flaky-2", retries=2, backoff_s=0.01)
+    gen = RemoteGenerator(base_url=url, model="flaky-2", retries=2)
     result = _run(gen, lambda: gen.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
     assert result.text == "Paris."
     assert (result.prompt_tokens, result.completion_tokens) == (7, 2)  # the backend's usage, not an estimate
@@ -245,13 +206,13 @@ def test_5xx_is_retried_until_it_succeeds(scripted: tuple[ScriptedBackend, str])
 
 def test_persistent_overload_and_5xx_give_up_after_retries(scripted: tuple[ScriptedBackend, str]) -> None:
     backend, url = scripted
-    gen = RemoteGenerator(base_url=url, model="flaky-5", retries=1, backoff_s=0.01)
+    gen = RemoteGenerator(base_url=url, model="flaky-5", retries=1)
     with pytest.raises(OverloadedError) as overloaded:
         _run(gen, lambda: gen.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
-    assert overloaded.value.retry_after == 3.0 and "warming up" in overloaded.value.message
+    assert overloaded.value.retry_after == 2.0 and "warming up" in overloaded.value.message
     assert backend.attempts["flaky-5"] == 2
 
-    down = RemoteGenerator(base_url=url, model="down", retries=1, backoff_s=0.01)
+    down = RemoteGenerator(base_url=url, model="down", retries=1)
     with pytest.raises(BackendError, match=r"HTTP 500.*model crashed"):
         _run(down, lambda: down.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
     assert backend.attempts["down"] == 2
@@ -260,7 +221,7 @@ def test_persistent_overload_and_5xx_give_up_after_retries(scripted: tuple[Scrip
 def test_4xx_and_garbage_are_backend_errors_without_retry(scripted: tuple[ScriptedBackend, str]) -> None:
     backend, url = scripted
     for model, pattern in (("bad-request", r"HTTP 400.*max_tokens is too large"), ("garbage", "unreadable")):
-        gen = RemoteGenerator(base_url=url, model=model, retries=3, backoff_s=0.01)
+        gen = RemoteGenerator(base_url=url, model=model, retries=3)
         with pytest.raises(BackendError, match=pattern):
             _run(gen, lambda gen=gen: gen.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
         assert backend.attempts[model] == 1
@@ -282,7 +243,7 @@ def test_stream_broken_off_midway_is_backend_error_and_not_retried(
     scripted: tuple[ScriptedBackend, str], how: str
 ) -> None:
     backend, url = scripted
-    gen = RemoteGenerator(base_url=url, model=how, retries=3, backoff_s=0.01)
+    gen = RemoteGenerator(base_url=url, model=how, retries=3)
     got: list[StreamChunk] = []
     with pytest.raises(BackendError) as info:
         _run(gen, lambda: _collect(gen, GenerationParams(max_new_tokens=4), got))
@@ -292,11 +253,34 @@ def test_stream_broken_off_midway_is_backend_error_and_not_retried(
     assert gen.queue_depth() == 0
 
 
-def test_timeouts_are_backend_timeout_errors(scripted: tuple[ScriptedBackend, str]) -> None:
+def test_in_band_stream_error_is_backend_error(scripted: tuple[ScriptedBackend, str]) -> None:
+    backend, url = scripted
+    gen = RemoteGenerator(base_url=url, model="error-event", retries=2)
+    got: list[StreamChunk] = []
+    with pytest.raises(BackendError, match="out of memory"):
+        _run(gen, lambda: _collect(gen, GenerationParams(max_new_tokens=4), got))
+    assert [c.delta for c in got] == ["Par", "is"]
+    assert backend.attempts["error-event"] == 1
+
+
+def test_api_key_is_sent_and_the_environment_key_never_is(
+    scripted: tuple[ScriptedBackend, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, url = scripted
-    gen = RemoteGenerator(base_url=url, model="slow", timeout_s=0.5, retries=2)
-    with pytest.raises(BackendTimeoutError):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-this-server")
+    keyed = RemoteGenerator(base_url=url, model="auth", api_key="k1")
+    assert _run(keyed, lambda: keyed.generate(MESSAGES, GenerationParams(max_new_tokens=4))).text == "Bearer k1"
+    keyless = RemoteGenerator(base_url=url, model="auth")
+    sent = _run(keyless, lambda: keyless.generate(MESSAGES, GenerationParams(max_new_tokens=4))).text
+    assert "sk-not-for-this-server" not in sent
+
+
+def test_timeouts_are_retried_then_backend_timeout_errors(scripted: tuple[ScriptedBackend, str]) -> None:
+    backend, url = scripted
+    gen = RemoteGenerator(base_url=url, model="slow-retried", timeout_s=0.5, retries=2)
+    with pytest.raises(BackendTimeoutError, match="after 3 attempts"):
         _run(gen, lambda: gen.generate(MESSAGES, GenerationParams(max_new_tokens=4)))
+    assert backend.attempts["slow-retried"] == 3
 
     stalled = RemoteGenerator(base_url=url, model="stall", timeout_s=0.5)
     got: list[StreamChunk] = []
@@ -332,7 +316,7 @@ def test_not_started_is_a_clear_error() -> None:
 # --- against a real second instance of this service --------------------------------------
 
 
-def test_generate_and_stream_against_a_real_instance(instances: tuple[Instance, str, Instance]) -> None:
+def test_generate_and_stream_against_a_real_instance(instances: Instances) -> None:
     backend, model_id, _ = instances
     gen = RemoteGenerator(base_url=f"{backend.url}/v1", model=model_id)
     params = GenerationParams(max_new_tokens=8)
@@ -349,7 +333,7 @@ def test_generate_and_stream_against_a_real_instance(instances: tuple[Instance, 
     assert 0 < final.completion_tokens <= 8
 
 
-def test_service_with_remote_backend_answers_ask(instances: tuple[Instance, str, Instance]) -> None:
+def test_service_with_remote_backend_answers_ask(instances: Instances) -> None:
     _, _, frontend = instances
     with httpx.Client(base_url=frontend.url, timeout=120) as client:
         doc = b"The Lighthouse Museum opens at 9 am every day. It was founded in 1921 by Ada Bellamy."
@@ -361,10 +345,10 @@ def test_service_with_remote_backend_answers_ask(instances: tuple[Instance, str,
         assert body["usage"]["completion_tokens"] > 0
 
 
-def test_backend_killed_mid_stream_then_frontend_answers_502(instances: tuple[Instance, str, Instance]) -> None:
+def test_backend_killed_mid_stream_then_frontend_answers_502(instances: Instances) -> None:
     """Runs last: it kills the backend instance."""
     backend, model_id, frontend = instances
-    gen = RemoteGenerator(base_url=f"{backend.url}/v1", model=model_id, retries=2, backoff_s=0.01)
+    gen = RemoteGenerator(base_url=f"{backend.url}/v1", model=model_id, retries=2)
     messages = [{"role": "user", "content": "Count from 1 to 200, separated by commas."}]
     got: list[StreamChunk] = []
 

@@ -46,3 +46,13 @@ def test_merge_keeps_best_margin_per_span() -> None:
     b = Span(0, 4, 9, score=5.0, null_score=3.0)
     c = Span(1, 0, 3, score=6.0, null_score=0.0)
     assert merge_spans([a, b, c]) == [c, a]
+
+
+def test_trim_span_cuts_at_the_line_break_and_edge_punctuation() -> None:
+    from grounding.reader import trim_span
+
+    passage = "Call +44 20 7946 0000.\n4.1 Parental leave"
+    span = Span(0, 5, len(passage), score=1.0, null_score=0.0)
+    trimmed = trim_span(span, passage)
+    assert passage[trimmed.start : trimmed.end] == "+44 20 7946 0000"
+    assert trim_span(Span(0, 21, 23, 1.0, 0.0), passage).end == 21  # only "." and a newline: nothing left

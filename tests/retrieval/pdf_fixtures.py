@@ -7,8 +7,24 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
+def show(text: str) -> str:
+    """The ``Tj`` operator that draws ``text``."""
+    return f"({_escape(text)}) Tj"
+
+
 def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
     """A valid PDF with one page per entry; each string becomes one line of Helvetica text."""
+    head = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+    return pages_pdf([[*head, *(f"{show(line)} T*" for line in lines), "ET"] for lines in pages], title)
+
+
+def content_pdf(ops: list[str]) -> bytes:
+    """One page whose content stream is ``ops`` (font /F1 is Helvetica)."""
+    return pages_pdf([ops])
+
+
+def pages_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
+    """One page per entry of ``pages``, each that page's content-stream operators."""
     objects: list[bytes] = []
     n_pages = len(pages)
     # 1: catalog, 2: page tree, 3: font, then (page, content) pairs, then optional info.
@@ -16,7 +32,7 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    for i, lines in enumerate(pages):
+    for i, ops in enumerate(pages):
         content_id = 5 + 2 * i
         objects.append(
             (
@@ -24,10 +40,6 @@ def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
                 f"/Resources << /Font << /F1 3 0 R >> >> /Contents {content_id} 0 R >>"
             ).encode()
         )
-        ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
-        for line in lines:
-            ops.append(f"({_escape(line)}) Tj T*")
-        ops.append("ET")
         stream = "\n".join(ops).encode("latin-1")
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     info_ref = ""

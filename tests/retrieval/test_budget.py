@@ -16,6 +16,7 @@ import pytest
 
 from retrieval.budget import WorkBudget
 from retrieval.chunking import TokenChunker
+from retrieval.embedded import EmbeddedBackend
 from retrieval.encoder import SentenceTransformerEncoder
 from retrieval.errors import DocumentTooLargeError, IngestCancelledError, IngestTimeoutError
 from retrieval.parsing import ParseLimits, parse_document
@@ -105,7 +106,7 @@ def test_pathological_text_trips_the_budget_while_chunking(encoder: SentenceTran
 
 @pytest.fixture
 def service(tmp_path: Path, encoder: SentenceTransformerEncoder) -> Iterator[RetrievalService]:
-    svc = RetrievalService(data_dir=tmp_path / "data", encoder=encoder, save_interval_s=0.0)
+    svc = RetrievalService(backend=EmbeddedBackend(tmp_path / "data", save_interval_s=0.0), encoder=encoder)
     svc.load()
     yield svc
     svc.close()

@@ -8,7 +8,6 @@ import zlib
 
 import pytest
 
-from benchmarks.redteam.pdf import content_pdf, show
 from retrieval.errors import (
     CorruptDocumentError,
     DocumentTooLargeError,
@@ -16,7 +15,7 @@ from retrieval.errors import (
     UnsupportedMediaTypeError,
 )
 from retrieval.parsing import SUPPORTED_EXTENSIONS, ParseLimits, decode_text, parse_document, safe_filename
-from tests.retrieval.pdf_fixtures import make_pdf, with_flate_stream
+from tests.retrieval.pdf_fixtures import content_pdf, make_pdf, show, with_flate_stream
 
 FRENCH = "Le cœur de l'été: café, crème brûlée et « naïveté » — voilà ce qu'il préfère."
 GERMAN = "Die Größe der Straße überrascht: schöne Grüße aus München, sagte der Bürgermeister."

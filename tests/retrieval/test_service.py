@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from retrieval.backend import SearchBackend
+from retrieval.embedded import EmbeddedBackend
 from retrieval.encoder import SentenceTransformerEncoder
 from retrieval.errors import (
     DocumentNotFoundError,
@@ -18,6 +20,8 @@ from retrieval.errors import (
     IndexUnavailableError,
     RetrievalError,
 )
+from retrieval.postgres.backend import PostgresBackend
+from retrieval.postgres.database import Database
 from retrieval.service import RetrievalService
 from retrieval.types import RetrievalMode, SearchHit
 
@@ -59,15 +63,33 @@ QUERIES = {
 
 Factory = Callable[..., RetrievalService]
 
+BACKENDS = ["embedded", "postgres"]
 
-@pytest.fixture
-def make_service(tmp_path: Path, encoder: SentenceTransformerEncoder) -> Iterator[Factory]:
+
+def _factory(kind: str, request: pytest.FixtureRequest, tmp_path: Path, encoder: Any) -> Iterator[Factory]:
+    """Services over one back end; every one made in a test shares its storage, as a restart would."""
     made: list[RetrievalService] = []
 
-    def make(data_dir: Path | None = None, **kwargs: Any) -> RetrievalService:
-        kwargs.setdefault("save_interval_s", 0.0)
+    def make(
+        data_dir: Path | None = None,
+        *,
+        vector_index: str = "auto",
+        ann_threshold: int = 100_000,
+        save_interval_s: float = 0.0,
+        **kwargs: Any,
+    ) -> RetrievalService:
         kwargs.setdefault("encoder", encoder)
-        svc = RetrievalService(data_dir=data_dir or tmp_path / "data", **kwargs)
+        backend: SearchBackend
+        if kind == "postgres":
+            backend = PostgresBackend(Database(request.getfixturevalue("postgres_url")), wait_s=5.0)
+        else:
+            backend = EmbeddedBackend(
+                data_dir or tmp_path / "data",
+                vector_index=vector_index,
+                ann_threshold=ann_threshold,
+                save_interval_s=save_interval_s,
+            )
+        svc = RetrievalService(backend=backend, **kwargs)
         svc.load()
         made.append(svc)
         return svc
@@ -75,6 +97,22 @@ def make_service(tmp_path: Path, encoder: SentenceTransformerEncoder) -> Iterato
     yield make
     for svc in made:
         svc.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def make_service(
+    request: pytest.FixtureRequest, tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> Iterator[Factory]:
+    """The integration suite runs on both back ends."""
+    yield from _factory(request.param, request, tmp_path, encoder)
+
+
+@pytest.fixture
+def make_embedded(
+    request: pytest.FixtureRequest, tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> Iterator[Factory]:
+    """For what only the embedded back end has: snapshot files, quarantine, FAISS kinds."""
+    yield from _factory("embedded", request, tmp_path, encoder)
 
 
 def _files(names: list[str] | None = None) -> list[tuple[str, bytes]]:
@@ -128,7 +166,8 @@ def test_restart_gives_identical_results(make_service: Factory, tmp_path: Path) 
     _ingest(svc)
     before = _all_results(svc)
     svc.close()
-    assert sorted(p.suffix for p in (tmp_path / "data" / "vectors").iterdir()) == [".faiss", ".json"]
+    if isinstance(svc.backend, EmbeddedBackend):
+        assert sorted(p.suffix for p in (tmp_path / "data" / "vectors").iterdir()) == [".faiss", ".json"]
     again = make_service()
     assert again.ready
     assert _all_results(again) == before
@@ -216,16 +255,16 @@ def test_collection_filter_returns_k_results_from_that_collection(make_service: 
 
 
 def test_corrupted_index_file_is_quarantined_and_rebuilt(
-    make_service: Factory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    make_embedded: Factory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    svc = make_service()
+    svc = make_embedded()
     _ingest(svc)
     before = _all_results(svc)
     svc.close()
     (index_path,) = (tmp_path / "data" / "vectors").glob("*.faiss")
     index_path.write_bytes(b"\x00garbage" * 100)
-    with caplog.at_level(logging.WARNING, logger="retrieval.service"):
-        again = make_service()
+    with caplog.at_level(logging.WARNING, logger="retrieval"):
+        again = make_embedded()
     assert "unreadable" in caplog.text
     quarantined = list((tmp_path / "data" / "quarantine").iterdir())
     assert len(quarantined) == 1 and quarantined[0].read_bytes() == b"\x00garbage" * 100
@@ -234,9 +273,9 @@ def test_corrupted_index_file_is_quarantined_and_rebuilt(
 
 
 def test_manifest_of_another_model_triggers_a_rebuild(
-    make_service: Factory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    make_embedded: Factory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    svc = make_service()
+    svc = make_embedded()
     _ingest(svc)
     before = _all_results(svc)
     svc.close()
@@ -244,8 +283,8 @@ def test_manifest_of_another_model_triggers_a_rebuild(
     manifest = json.loads(manifest_path.read_text())
     manifest["embedding_model"] = "some-other-model"
     manifest_path.write_text(json.dumps(manifest))
-    with caplog.at_level(logging.WARNING, logger="retrieval.service"):
-        again = make_service()
+    with caplog.at_level(logging.WARNING, logger="retrieval"):
+        again = make_embedded()
     assert "some-other-model" in caplog.text and "rebuilding" in caplog.text
     assert _all_results(again) == before
     again.close()
@@ -253,20 +292,20 @@ def test_manifest_of_another_model_triggers_a_rebuild(
 
 
 def test_index_missing_chunks_is_rebuilt(
-    make_service: Factory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    make_embedded: Factory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    svc = make_service()
+    svc = make_embedded()
     _ingest(svc)
     svc.close()
     snapshot = {p.name: p.read_bytes() for p in (tmp_path / "data" / "vectors").iterdir()}
     # Ingest more, then put the old snapshot back: as if we crashed before the next snapshot.
-    svc2 = make_service()
+    svc2 = make_embedded()
     svc2.ingest(tenant="acme", collection="main", files=[("extra.txt", b"Penguins live in Antarctica and eat krill.")])
     svc2.close()
     for name, data in snapshot.items():
         (tmp_path / "data" / "vectors" / name).write_bytes(data)
-    with caplog.at_level(logging.WARNING, logger="retrieval.service"):
-        again = make_service()
+    with caplog.at_level(logging.WARNING, logger="retrieval"):
+        again = make_embedded()
     assert "rebuilding" in caplog.text
     hits = again.search("acme", "penguins krill Antarctica", top_k=1, mode=RetrievalMode.DENSE)
     assert hits and hits[0].chunk.source == "extra.txt"
@@ -301,18 +340,18 @@ class _RenamedEncoder:
 
 
 def test_changed_embedding_model_reencodes_everything(
-    make_service: Factory, encoder: SentenceTransformerEncoder, caplog: pytest.LogCaptureFixture
+    make_embedded: Factory, encoder: SentenceTransformerEncoder, caplog: pytest.LogCaptureFixture
 ) -> None:
-    svc = make_service()
+    svc = make_embedded()
     _ingest(svc)
     before = _all_results(svc)
     svc.close()
     renamed = _RenamedEncoder(encoder, "renamed-minilm")
-    with caplog.at_level(logging.WARNING, logger="retrieval.service"):
-        again = make_service(encoder=renamed)
+    with caplog.at_level(logging.WARNING, logger="retrieval"):
+        again = make_embedded(encoder=renamed)
     assert "re-encoding" in caplog.text
     assert renamed.calls == len(DOCS)  # one chunk per short document
-    assert again.store.get_meta("embedding_model") == "renamed-minilm"
+    assert again.backend.store.get_meta("embedding_model") == "renamed-minilm"
     assert _all_results(again) == before  # same weights, so the same answers
 
 
@@ -351,43 +390,59 @@ def test_query_vector_pass_through_equals_encoding_here(make_service: Factory) -
     assert svc.search("acme", "   ", top_k=3) == []
 
 
+def test_hits_carry_rank_and_the_question_passage_cosine_in_every_mode(make_service: Factory) -> None:
+    svc = make_service()
+    _ingest(svc)
+    query = QUERIES["chess.txt"]
+    (vec,) = svc.encode_queries([query])
+    for mode in MODES:
+        hits = svc.search("acme", query, top_k=3, mode=mode, query_vector=vec)
+        assert hits and [h.rank for h in hits] == list(range(1, len(hits) + 1))
+        for h in hits:
+            # The cosine the index holds, not a second embedding: equal to encoding the chunk here.
+            expected = float(svc.encoder.encode([h.text])[0] @ vec)
+            assert h.relevance == pytest.approx(expected, abs=1e-4), mode
+    # Without a query vector, bm25 encodes nothing, so there is no cosine to give.
+    assert all(h.relevance is None for h in svc.search("acme", query, top_k=3, mode=RetrievalMode.BM25))
+
+
 @pytest.mark.parametrize("kind", ["hnsw", "ivf"])
-def test_forced_ann_indexes_search_and_survive_restart(make_service: Factory, kind: str) -> None:
-    svc = make_service(vector_index=kind)
+def test_forced_ann_indexes_search_and_survive_restart(make_embedded: Factory, kind: str) -> None:
+    svc = make_embedded(vector_index=kind)
     ids = _ingest(svc)
     hits = svc.search("acme", QUERIES["bread.txt"], top_k=2, mode=RetrievalMode.DENSE)
     assert hits[0].chunk.document_id == ids["bread.txt"]
     svc.delete_document("acme", ids["bread.txt"])
     before = _all_results(svc)
     svc.close()
-    again = make_service(vector_index=kind)
+    again = make_embedded(vector_index=kind)
     assert again.stats()["vector_index"]["kinds"] == [kind]
     assert _all_results(again) == before
 
 
-def test_auto_switches_to_hnsw_past_the_threshold(make_service: Factory) -> None:
-    svc = make_service(ann_threshold=3)
+def test_auto_switches_to_hnsw_past_the_threshold(make_embedded: Factory) -> None:
+    svc = make_embedded(ann_threshold=3)
     _ingest(svc)
     assert svc.stats()["vector_index"]["kinds"] == ["flat"]  # grew at run time; the saver switches it
     svc.close()
-    again = make_service(ann_threshold=3)
+    again = make_embedded(ann_threshold=3)
     assert again.stats()["vector_index"]["kinds"] == ["hnsw"]
     assert again.stats()["vector_index"]["size"] == len(DOCS)
 
 
-def test_snapshots_write_dirty_shards_only(make_service: Factory, tmp_path: Path) -> None:
-    svc = make_service()
+def test_snapshots_write_dirty_shards_only(make_embedded: Factory, tmp_path: Path) -> None:
+    svc = make_embedded()
     _ingest(svc, tenant="a")
     _ingest(svc, tenant="b")
-    assert svc.save_snapshots() == 2  # what the background thread does when the shards are dirty
-    assert svc.save_snapshots() == 0
+    assert svc.backend.save_snapshots() == 2  # what the background thread does when the shards are dirty
+    assert svc.backend.save_snapshots() == 0
     svc.delete_document("a", svc.list_documents("a")[0][0].id)
-    assert svc.save_snapshots() == 1
+    assert svc.backend.save_snapshots() == 1
     assert len(list((tmp_path / "data" / "vectors").glob("*.json"))) == 2
 
 
 def test_not_loaded_is_index_unavailable(encoder: SentenceTransformerEncoder, tmp_path: Path) -> None:
-    svc = RetrievalService(data_dir=tmp_path / "x", encoder=encoder)
+    svc = RetrievalService(backend=EmbeddedBackend(tmp_path / "x"), encoder=encoder)
     assert not svc.ready
     with pytest.raises(IndexUnavailableError):
         svc.search("acme", "q", top_k=3)

@@ -45,6 +45,18 @@ def test_a_stored_vector_finds_itself_first(kind: IndexKind, data: tuple[np.ndar
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_similarity_is_the_inner_product_with_stored_vectors(
+    kind: IndexKind, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    ids, vecs = data
+    idx = _built(kind, data)
+    idx.remove(ids[5:6])
+    got = idx.similarity(vecs[3], np.array([ids[3], ids[9], ids[5], 1], dtype=np.int64))
+    assert got[:2] == pytest.approx([1.0, float(vecs[9] @ vecs[3])], abs=1e-5)
+    assert np.isnan(got[2:]).all()  # removed, never stored
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_removed_ids_are_never_returned(kind: IndexKind, data: tuple[np.ndarray, np.ndarray]) -> None:
     ids, vecs = data
     idx = _built(kind, data)

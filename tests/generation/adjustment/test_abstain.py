@@ -4,8 +4,9 @@ import pytest
 
 from generation.adjustment.abstain import AbstainStep, model_declined, question_negation
 from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
-from generation.adjustment.types import AdjustedAnswer, SourcePassage
-from tests.generation.adjustment.helpers import context, passage, passages
+from generation.adjustment.types import AdjustedAnswer
+from retrieval.types import SearchHit
+from tests.generation.adjustment.helpers import abstention, context, hit, passage, passages
 
 PIPE = build_default_pipeline(AdjustmentConfig())
 
@@ -17,7 +18,7 @@ def ask(question: str, answer: str, **kw: object) -> AdjustedAnswer:
 def test_supported_answer_is_kept() -> None:
     out = ask("Who led the Normans?", "Rollo was their leader [1].")
     assert not out.abstained and out.answer == "Rollo was their leader [1]."
-    assert "abstain_reason" not in out.notes and out.notes["abstain_signals"]["support"] > 0.9
+    assert abstention(out).reason is None and abstention(out).signals.support > 0.9
 
 
 @pytest.mark.parametrize(
@@ -38,10 +39,10 @@ def test_supported_answer_is_kept() -> None:
         ("Who led them?", "Harald Hardrada led them in 1000.", {}, "low_support"),
     ],
 )
-def test_abstains_with_the_reason_in_notes(question: str, answer: str, kw: dict[str, object], reason: str) -> None:
+def test_abstains_with_the_reason(question: str, answer: str, kw: dict[str, object], reason: str) -> None:
     out = ask(question, answer, **kw)
     assert out.abstained and out.answer == "The documents don't say."
-    assert out.notes["abstain_reason"] == reason and f"abstain:{reason}" in out.adjustments
+    assert abstention(out).reason == reason and f"abstain:{reason}" in out.adjustments
     assert out.citations == [] and out.sentences == []
 
 
@@ -78,29 +79,29 @@ def test_key_terms_away_from_the_evidence_abstain_only_when_switched_on() -> Non
     # A name from elsewhere in the passages: the answer's evidence never mentions England.
     question, answer = "Who swore fealty to the king of England?", "Rollo"
     default = ask(question, answer)
-    assert not default.abstained and default.notes["abstain_signals"]["key_terms_away_from_evidence"] == ["england"]
+    assert not default.abstained and abstention(default).signals.key_terms_away_from_evidence == ["england"]
     strict = build_default_pipeline(AdjustmentConfig(key_terms_near_evidence=True)).run(context(question, answer))
-    assert strict.abstained and strict.notes["abstain_reason"] == "key_terms_away_from_evidence"
+    assert strict.abstained and abstention(strict).reason == "key_terms_away_from_evidence"
 
 
 def test_a_negated_question_the_passages_never_negate_abstains() -> None:
     # The passages say Rollo swore fealty; the question asks who did not: the answer would be a guess.
     out = ask("Who did not swear fealty to King Charles III?", "Rollo")
-    assert out.abstained and out.notes["abstain_reason"] == "unstated_negation"
-    assert out.notes["abstain_signals"]["unstated_negation"] == "not"
+    assert out.abstained and abstention(out).reason == "unstated_negation"
+    assert abstention(out).signals.unstated_negation == "not"
 
 
 def test_a_negated_question_is_answered_when_the_passages_state_the_negation() -> None:
     doc = "The Normans were not Christians at first. Rollo was their leader and swore fealty to King Charles III."
-    p = SourcePassage(1, "doc-2", "normans.txt", 1, 0, len(doc), doc, 1.0, 0.6)
+    p = hit(1, "doc-2", "normans.txt", 1, 0, len(doc), doc, 1.0, 0.6)
     out = ask("Who were not Christians at first?", "The Normans", passages=[p])
-    assert not out.abstained and out.notes["abstain_signals"]["unstated_negation"] is None
+    assert not out.abstained and abstention(out).signals.unstated_negation is None
 
 
 def test_the_negation_rule_can_be_switched_off() -> None:
     lenient = build_default_pipeline(AdjustmentConfig(require_stated_negation=False))
     out = lenient.run(context("Who did not swear fealty to King Charles III?", "Rollo"))
-    assert not out.abstained and out.notes["abstain_signals"]["unstated_negation"] == "not"
+    assert not out.abstained and abstention(out).signals.unstated_negation == "not"
 
 
 @pytest.mark.parametrize(
@@ -124,33 +125,33 @@ def test_a_short_answer_that_names_nothing_abstains() -> None:
     # Asked for a phrase, the model wrote around the question; shortening finds no phrase in it.
     rambling = "The passage is discussing the Normans and their settlement in the north of France over many years."
     out = ask("Who led the Normans?", rambling, detail="short")
-    assert out.abstained and out.notes["abstain_reason"] == "no_answer_phrase"
-    assert out.notes["abstain_signals"]["answer_phrase"] is False
+    assert out.abstained and abstention(out).reason == "no_answer_phrase"
+    assert abstention(out).signals.answer_phrase is False
 
 
 def test_the_answer_phrase_rule_holds_only_for_short_answers_and_can_be_switched_off() -> None:
     sentence = "Rollo was their leader and agreed to swear fealty to King Charles III in 911."
     normal = ask("Who led the Normans?", sentence)
-    assert not normal.abstained and "answer_phrase" not in normal.notes["abstain_signals"]
+    assert not normal.abstained and abstention(normal).signals.answer_phrase is None
     lenient = build_default_pipeline(AdjustmentConfig(require_answer_phrase=False))
     out = lenient.run(context("Who led the Normans?", sentence, detail="short"))
-    assert out.notes["abstain_signals"]["answer_phrase"] is False and not out.abstained
+    assert abstention(out).signals.answer_phrase is False and not out.abstained
     assert not ask("Who led the Normans?", "Rollo", detail="short").abstained
 
 
 def test_a_question_whose_word_the_passages_state_the_opposite_of_abstains() -> None:
     # The passages say William won the battle; the question asks who lost it.
     out = ask("Who lost the battle and became king of England?", "William the Conqueror")
-    assert out.abstained and out.notes["abstain_reason"] == "stated_opposite"
-    assert out.notes["abstain_signals"]["stated_opposite"] == "lost~won"
+    assert out.abstained and abstention(out).reason == "stated_opposite"
+    assert abstention(out).signals.stated_opposite == "lost~won"
     kept = ask("Who won the battle and became king of England?", "William the Conqueror")
-    assert not kept.abstained and kept.notes["abstain_signals"]["stated_opposite"] is None
+    assert not kept.abstained and abstention(kept).signals.stated_opposite is None
 
 
 def test_the_opposite_rule_can_be_switched_off() -> None:
     lenient = build_default_pipeline(AdjustmentConfig(reject_stated_opposite=False))
     out = lenient.run(context("Who lost the battle and became king of England?", "William the Conqueror"))
-    assert not out.abstained and out.notes["abstain_signals"]["stated_opposite"] == "lost~won"
+    assert not out.abstained and abstention(out).signals.stated_opposite == "lost~won"
 
 
 def test_a_model_that_says_the_passage_lacks_the_answer_declined() -> None:
@@ -161,12 +162,12 @@ def test_a_decline_that_shortening_cut_away_still_abstains() -> None:
     # Shortened alone, "a list of names" would look like an answer phrase.
     raw = "The passage is a list of names, but it does not contain the answer to the question."
     out = ask("How many campuses does the university have?", raw, detail="short")
-    assert out.abstained and out.notes["abstain_reason"] == "model_declined"
+    assert out.abstained and abstention(out).reason == "model_declined"
 
 
 def test_a_count_may_be_written_in_digits_or_in_words() -> None:
-    def said(text: str) -> list[SourcePassage]:
-        return [SourcePassage(1, "doc-2", "bretons.txt", None, 0, len(text), text, 1.0, 0.6)]
+    def said(text: str) -> list[SearchHit]:
+        return [hit(1, "doc-2", "bretons.txt", None, 0, len(text), text, 1.0, 0.6)]
 
     words, digits = (
         said("The Normans fought two wars with the Bretons."),

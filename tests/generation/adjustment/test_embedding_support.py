@@ -6,7 +6,7 @@ from typing import Any
 
 from generation.adjustment.citations import CitationStep
 from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
-from tests.generation.adjustment.helpers import DOC, context
+from tests.generation.adjustment.helpers import DOC, abstention, context
 
 PARAPHRASE = "The conqueror William triumphed and was crowned English monarch."
 
@@ -28,4 +28,4 @@ def test_unrelated_sentence_stays_unsupported_with_embeddings(encoder: Any) -> N
             "What is photosynthesis?", "Photosynthesis turns sunlight into sugar in plant leaves.", embed=encoder.encode
         )
     )
-    assert out.abstained and out.notes["abstain_reason"] == "low_support"
+    assert out.abstained and abstention(out).reason == "low_support"

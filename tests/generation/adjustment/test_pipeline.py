@@ -10,7 +10,7 @@ PIPE = build_default_pipeline(AdjustmentConfig())
 
 
 def test_default_order() -> None:
-    assert PIPE.step_names == ["correct", "content_rules", "shorten", "citations", "abstain", "style"]
+    assert PIPE.step_names == ["correct", "content_rules", "shorten", "citations", "reader", "abstain", "style"]
 
 
 def test_all_steps_run_and_are_listed() -> None:

@@ -4,7 +4,7 @@ import pytest
 
 from generation.adjustment.pipeline import AdjustmentConfig, AdjustmentPipeline, build_default_pipeline
 from generation.adjustment.shorten import ShortenStep, answer_phrase
-from tests.generation.adjustment.helpers import context
+from tests.generation.adjustment.helpers import abstention, context
 
 
 @pytest.mark.parametrize(
@@ -67,12 +67,12 @@ def test_the_answer_phrase_is_cut_out_of_a_restated_question(question: str, answ
     assert answer_phrase(answer, question) == phrase
 
 
-def test_only_short_answers_are_shortened_and_the_long_answer_is_kept_in_notes() -> None:
+def test_only_short_answers_are_shortened_and_the_long_answer_is_kept() -> None:
     question, raw = "Who was the Norse leader?", "The Norse leader was Rollo, who swore fealty."
     step = AdjustmentPipeline([ShortenStep()])
     short = step.run(context(question, raw, detail="short"))
     assert short.answer == "Rollo" and "shorten:answer_phrase" in short.adjustments
-    assert short.notes["long_answer"] == raw
+    assert short.long_answer == raw
     normal = step.run(context(question, raw, detail="normal"))
     assert normal.answer == raw and normal.adjustments == ["shorten"]
 
@@ -89,7 +89,7 @@ def test_support_is_judged_on_the_phrase_not_on_the_restated_question() -> None:
     made_up = pipe.run(
         context("Who was the leader of the Normans?", "The leader of the Normans was Harald Hardrada.", detail="short")
     )
-    assert made_up.abstained and made_up.notes["abstain_reason"] == "low_support"
+    assert made_up.abstained and abstention(made_up).reason == "low_support"
     found = pipe.run(
         context("Who was the leader of the Normans?", "The leader of the Normans was Rollo.", detail="short")
     )

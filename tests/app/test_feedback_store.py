@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from generation.adjustment.feedback import FeedbackStore, learned_detail
-from generation.errors import FeedbackNotFoundError
+from app.errors import FeedbackNotFoundError
+from app.feedback import FeedbackStore, learned_detail
 
 
 @pytest.fixture

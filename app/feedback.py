@@ -1,5 +1,8 @@
 """Answer feedback in SQLite, and the per-collection default detail level learned from it.
 
+A service-level store, like ``app.keys``: ``AskService`` records each answer and reads the learned
+default, ``POST /feedback`` adds the ratings.
+
 Learning rule: each feedback with ``preferred_detail`` is one vote for that level; a thumbs-down
 (rating -1) on an answer given at some level, with no preferred level named, counts half a vote
 against that level. Once a collection has at least ``min_votes`` preferred-level votes, the level
@@ -15,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generation.errors import FeedbackNotFoundError, GenerationError
+from app.errors import FeedbackNotFoundError, NotReadyError
 
 DETAIL_LEVELS = ("short", "normal", "detailed")
 NEGATIVE_WEIGHT = 0.5
@@ -88,7 +91,7 @@ class FeedbackStore:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise GenerationError("the feedback store is not open")
+            raise NotReadyError("the feedback store is not open")
         return self._conn
 
     def record_answer(

@@ -5,10 +5,11 @@ config with random weights. This script writes such models as ordinary local fol
 loads like any other (``RAG_GENERATOR_MODEL=<folder>``, ``RAG_EMBEDDING_MODEL=<folder>``):
 
     # here, once: the bundled models' tokenizers and configs, without weights (a few MB)
-    .venv/bin/python -m benchmarks.random_model export --out .gpu
+    .venv/bin/python -m benchmarks.research.random_model export --out .gpu
     # on the GPU machine: random weights in those shapes
-    python -m benchmarks.random_model generator --shape llama-1.1b --tokenizer .gpu/smollm2-tokenizer --out /tmp/gen
-    python -m benchmarks.random_model encoder --like .gpu/minilm-shape --out /tmp/enc
+    python -m benchmarks.research.random_model generator --shape llama-1.1b --tokenizer .gpu/smollm2-tokenizer \
+        --out /tmp/gen
+    python -m benchmarks.research.random_model encoder --like .gpu/minilm-shape --out /tmp/enc
 
 Shapes (``--shape``): ``llama-1.1b`` (TinyLlama's: 22 layers, hidden 2048, grouped-query attention with
 4 KV heads), ``qwen2-0.5b`` (Qwen2-0.5B's), ``smollm2-135m`` (the default model's) and ``tiny`` (for

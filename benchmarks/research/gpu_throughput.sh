@@ -6,12 +6,12 @@
 # .gpu/, made here beforehand:
 #
 #   echo /.gpu/ >> .git/info/exclude
-#   .venv/bin/python -m benchmarks.random_model export --out .gpu && cp ../shared/data/squad2-dev-3articles.json .gpu/
+#   .venv/bin/python -m benchmarks.research.random_model export --out .gpu && cp ../shared/data/squad2-dev-3articles.json .gpu/
 #   pip download ... -d .whl   (the service's dependencies missing on that machine; see the device README)
 #
 # (add py-spy's wheel to .whl/ for ASK_ARGS="--py-spy $OUT"; profile_summary.py reads what it records)
-# then, there:  OUT=<folder> bash benchmarks/gpu_throughput.sh
-# Knobs: SHAPE (benchmarks/random_model.py), LEVELS, REQUESTS, MODES, MAX_NEW_TOKENS, MAX_BATCH, ASK_ARGS, NO_BOUND.
+# then, there:  OUT=<folder> bash benchmarks/research/gpu_throughput.sh
+# Knobs: SHAPE (benchmarks/research/random_model.py), LEVELS, REQUESTS, MODES, MAX_NEW_TOKENS, MAX_BATCH, ASK_ARGS, NO_BOUND.
 set -euo pipefail
 OUT=${OUT:-/tmp/gpu-out}
 WORK=${WORK:-/tmp/gpu-work}
@@ -24,9 +24,9 @@ fi
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv || true
 $PY -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
-$PY -m benchmarks.random_model generator --shape "${SHAPE:-llama-1.1b}" --tokenizer .gpu/smollm2-tokenizer --out "$WORK/gen"
-$PY -m benchmarks.random_model encoder --like .gpu/minilm-shape --out "$WORK/enc"
-[ -n "${NO_BOUND:-}" ] || $PY -m benchmarks.decode_bound --model "$WORK/gen" 2>&1 | tee "$OUT/decode_bound.txt" || true
+$PY -m benchmarks.research.random_model generator --shape "${SHAPE:-llama-1.1b}" --tokenizer .gpu/smollm2-tokenizer --out "$WORK/gen"
+$PY -m benchmarks.research.random_model encoder --like .gpu/minilm-shape --out "$WORK/enc"
+[ -n "${NO_BOUND:-}" ] || $PY -m benchmarks.research.decode_bound --model "$WORK/gen" 2>&1 | tee "$OUT/decode_bound.txt" || true
 RAG_GENERATOR_MODEL="$WORK/gen" RAG_EMBEDDING_MODEL="$WORK/enc" RAG_MAX_BATCH_SIZE="${MAX_BATCH:-64}" \
   $PY -m benchmarks.ask_throughput --data .gpu/squad2-dev-3articles.json \
     --levels "${LEVELS:-1,4,16,64}" --requests "${REQUESTS:-4,8,32,64}" --modes "${MODES:-batched,serial}" \

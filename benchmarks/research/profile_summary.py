@@ -6,7 +6,7 @@ AnyIO workers count as one kind), busiest first, its share of the busy samples (
 is a wait is idle), then its top frames in the project's own code (app/, generation/, retrieval/: the
 deepest such frame of each sample) and its top leaf frames.
 
-    python -m benchmarks.profile_summary pyspy-batched.txt [--top 12] [--threads 3]
+    python -m benchmarks.research.profile_summary pyspy-batched.txt [--top 12] [--threads 3]
 """
 
 from __future__ import annotations

@@ -18,10 +18,11 @@ development sample, so abstention can be chosen without looking at benchmarks/an
 7. ``--cross-fit CACHE`` fits a logistic regression over the answer- and retrieval-side values in
    ``FEATURES`` on this sample and scores it on another sample's cache, and the other way round.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals [--sample 100] [--likelihood] [--cache F]
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --cache F --verdict
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --held-out --sample 150 --seed 7
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.abstention_signals --cache DEV --cross-fit HELD_OUT
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.research.abstention_signals [--sample 100] [--likelihood] \
+        [--cache F]
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.research.abstention_signals --cache F --verdict
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.research.abstention_signals --held-out --sample 150 --seed 7
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.research.abstention_signals --cache DEV --cross-fit HELD_OUT
 
 The second is the held-out sample: rules chosen on the first were checked on it before the benchmark.
 
@@ -42,8 +43,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.answer_quality import f1, load, sample
-from benchmarks.server import SQUAD
+from benchmarks.answer_quality import f1, question_rows
+from benchmarks.common import SQUAD, Question, load_squad, sample
 
 Row = dict[str, Any]
 
@@ -67,14 +68,14 @@ NO_OPTIONAL_RULE = {
 SUPPORTED = 0.1
 
 
-def dev_questions(questions: list[Row], n: int, seed: int, held_out: bool = False) -> list[Row]:
+def dev_questions(questions: list[Question], n: int, seed: int, held_out: bool = False) -> list[Row]:
     """N + N questions that answer_quality's sample does not use; ``held_out`` also leaves out the
     development sample itself (seed 99, 100 + 100), for checking what was chosen on it."""
-    used = {(q["question"], q["answerable"]) for q in sample(questions, 100, 13)}
+    used = {(q.text, q.answerable) for q in sample(questions, 100, 13)}
     if held_out:
         used |= {(q["question"], q["answerable"]) for q in dev_questions(questions, 100, 99)}
-    rest = [q for q in questions if (q["question"], q["answerable"]) not in used]
-    return sample(rest, n, seed)
+    rest = [q for q in questions if (q.text, q.answerable) not in used]
+    return question_rows(sample(rest, n, seed))
 
 
 def generate(paragraphs: list[str], questions: list[Row], concurrency: int, likelihood: bool) -> list[Row]:
@@ -143,7 +144,7 @@ def add_likelihood(rows: list[Row], loaded: Any) -> None:
 
 
 def _passage_list(r: Row, n: int) -> str:
-    return "\n\n".join(f"[{p.number}] {p.text}" for p in r["passages"][:n])
+    return "\n\n".join(f"[{p.rank}] {p.text}" for p in r["passages"][:n])
 
 
 # The generator asked for a verdict instead of an answer; after the adjustment stage, so "answer" can show
@@ -206,7 +207,7 @@ def adjust(rows: list[Row]) -> list[Row]:
     from app.settings import get_settings
     from generation.adjustment.config import AdjustmentConfig
     from generation.adjustment.pipeline import build_default_pipeline
-    from generation.adjustment.types import AdjustmentContext
+    from generation.adjustment.types import AbstainSignals, AdjustmentContext
     from retrieval.encoder import SentenceTransformerEncoder
 
     encoder = SentenceTransformerEncoder(get_settings().embedding_model, device="cpu")
@@ -232,23 +233,23 @@ def adjust(rows: list[Row]) -> list[Row]:
             embed=encoder.encode,
         )
         a = pipeline.run(ctx)
-        signals = a.notes.get("abstain_signals", {})
+        signals = a.abstention.signals if a.abstention else AbstainSignals()
         answer_lp, refusal_lp = r.get("answer_logprobs"), r.get("refusal_logprobs")
         out.append(
             {
                 **r,
                 "answer": a.answer,
                 "fixed_abstain": a.abstained,  # no passages, low relevance, empty answer, model declined
-                "reason": a.notes.get("abstain_reason"),
-                "missing_key_terms": bool(signals.get("missing_key_terms")),
-                "negation": bool(signals.get("unstated_negation")),
-                "opposite": bool(signals.get("stated_opposite")),
-                "no_phrase": signals.get("answer_phrase") is False,
-                "support": signals.get("support"),
-                "away": bool(signals.get("key_terms_away_from_evidence")),
-                "coverage": signals.get("question_coverage"),
+                "reason": a.abstention.reason if a.abstention else None,
+                "missing_key_terms": bool(signals.missing_key_terms),
+                "negation": bool(signals.unstated_negation),
+                "opposite": bool(signals.stated_opposite),
+                "no_phrase": signals.answer_phrase is False,
+                "support": signals.support,
+                "away": bool(signals.key_terms_away_from_evidence),
+                "coverage": signals.question_coverage,
                 "unmatched_words": unmatched_words(r["question"], r["passages"]),
-                "relevance": signals.get("best_relevance", 0.0),  # the question's cosine with the top passage
+                "relevance": signals.best_relevance or 0.0,  # the question's cosine with the top passage
                 "sentence_relevance": best_sentence_relevance(r["question"], r["passages"], encoder.encode),
                 "answer_words": len(a.answer.split()),
                 # how much likelier the refusal is than the answer, per token (-inf: not measured)
@@ -507,7 +508,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    paragraphs, questions = load(args.data)
+    squad = load_squad(args.data)
+    paragraphs, questions = squad.paragraphs, squad.questions
     if args.cache and args.cache.exists():
         rows = pickle.loads(args.cache.read_bytes())
     else:

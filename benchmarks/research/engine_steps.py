@@ -13,10 +13,10 @@ in the engine, or above it. For each batch size B, in one process:
   the engine's steps, as its ``on_batch`` hook reports them.
 
 Prints, per engine and B: median step ms, aggregate generated tokens/s over the wall time, and, when
-``--bandwidth-tbs`` is given (benchmarks/decode_bound.py measures it), that rate as a share of the
+``--bandwidth-tbs`` is given (benchmarks/research/decode_bound.py measures it), that rate as a share of the
 memory-bandwidth bound ``B x bandwidth / weight bytes``.
 
-    python -m benchmarks.engine_steps --model /tmp/gen [--batches 1,4,16,64] [--new-tokens 64]
+    python -m benchmarks.research.engine_steps --model /tmp/gen [--batches 1,4,16,64] [--new-tokens 64]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ device-to-device copy, bytes read plus written, median of repeats), reads the we
 folder from its safetensors headers, and prints the bound per batch size, to set beside the aggregate
 tokens/s that benchmarks/ask_throughput.py measures end to end.
 
-    python -m benchmarks.decode_bound --model /tmp/gen [--batches 1,4,16,32,64]
+    python -m benchmarks.research.decode_bound --model /tmp/gen [--batches 1,4,16,32,64]
 """
 
 from __future__ import annotations

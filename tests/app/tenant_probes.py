@@ -9,7 +9,9 @@ ids. A leak is any of A's document ids or marker words in a response to B; GET/D
 
 Works with any httpx-style client (a FastAPI ``TestClient`` in the tests, an ``httpx.Client`` here):
 
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.tenant_probes --probes 400
+    HF_HUB_OFFLINE=1 .venv/bin/python -m tests.app.tenant_probes --probes 400
+
+(``tests/app/test_tenant_probes.py`` runs 200 probes through a ``TestClient``.)
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ def run_probes(client: Any, n: int = 200, *, seed: int = 0, ask_fraction: float 
 
 
 def main() -> None:
-    from benchmarks.server import running_server
+    from app.testing import running_server
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--probes", type=int, default=400)

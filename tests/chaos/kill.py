@@ -15,10 +15,12 @@ the store and rebuilding indexes). After every restart that reaches ready it che
   BM25 (marker word) and dense (its first sentence) search.
 
 The last restart checks every acknowledged document in both modes. The generator is not needed for any
-of this, and loading it costs ~20 s per restart, so the server runs with ``RAG_GENERATOR_BACKEND=openai``
+of this, and loading it would slow every restart, so the server runs with ``RAG_GENERATOR_BACKEND=openai``
 pointed at a closed port (the remote client is lazy, so start-up never contacts it).
 
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.kill_test --kills 200
+    HF_HUB_OFFLINE=1 .venv/bin/python -m tests.chaos.kill --kills 200
+
+(``tests/chaos/test_kill_short.py`` runs 5 kills in `make test` and 200 in `make chaos`.)
 """
 
 from __future__ import annotations
@@ -26,12 +28,9 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import random
 import re
-import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +43,10 @@ from typing import Any
 
 import httpx
 
-from benchmarks.server import ROOT, SQUAD, free_port
+from app.testing import ROOT, ServerProcess, free_port
+
+SQUAD = ROOT.parent / "shared" / "data" / "squad2-dev-3articles.json"
+"""Optional: a source of distinct words (see ``vocabulary``)."""
 
 WORDS = [
     "river",
@@ -117,6 +119,15 @@ class KillReport:
     startup_seconds: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
+    def add_restart(self, rep: KillReport, label: str) -> None:
+        """Count one restart's checks (``verify``); its failures are prefixed with ``label``."""
+        self.restarts_checked += 1
+        self.listed_checks += rep.listed_checks
+        self.search_checks += rep.search_checks
+        self.unacked_but_stored = rep.unacked_but_stored
+        self.chunks_without_marker = rep.chunks_without_marker
+        self.failures.extend(f"{label}: {f}" for f in rep.failures)
+
     def summary(self) -> dict[str, Any]:
         s = sorted(self.startup_seconds)
         return {
@@ -169,66 +180,6 @@ def kill_test_env() -> dict[str, str]:
         "RAG_CHUNK_TOKENS": "64",
         "RAG_CHUNK_OVERLAP": "4",
     }
-
-
-UVICORN = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--log-level", "warning"]
-
-
-class Server:
-    """One uvicorn process on the shared data folder; we own its pid and kill only it."""
-
-    def __init__(self, data_dir: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "HF_HUB_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false",
-            "RAG_INDEX_DIR": str(data_dir),
-            **(kill_test_env() if env is None else env),
-        }
-        self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [*UVICORN, "--port", str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.started = time.monotonic()
-
-    def wait_ready(self, timeout: float) -> tuple[bool, str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False, f"server exited with {self.proc.returncode}"
-            try:
-                r = httpx.get(f"{self.url}/readyz", timeout=2)
-                body = r.json()
-                if r.status_code == 200 and body.get("ready"):
-                    return True, ""
-                if body.get("models", {}).get("error"):
-                    return False, f"load failure: {body['models']['error']}"
-            except (httpx.HTTPError, ValueError):
-                pass
-            time.sleep(0.1)
-        return False, "not ready in time"
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        self.log.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                return
-        self.log.close()
 
 
 class Ingester(threading.Thread):
@@ -386,10 +337,10 @@ def run_kill_test(
             print(msg, file=log, flush=True)
 
     while report.kills < kills:
-        server = Server(data_dir, log_path)
+        server = ServerProcess(data_dir, log_path, kill_test_env())
         if rng.random() < startup_kill_fraction and report.kills > 0:
             time.sleep(rng.uniform(0.5, 6.0))
-            ready_before = server.proc.poll() is None and _is_ready(server.url)
+            ready_before = server.proc.poll() is None and server.is_ready()
             server.kill()
             report.kills += 1
             report.kills_during_startup += 0 if ready_before else 1
@@ -403,12 +354,7 @@ def run_kill_test(
         recent = acked[checked_upto:]
         rep = verify(server.url, data_dir, acked, recent, sample, rng)
         checked_upto = len(acked)
-        report.restarts_checked += 1
-        report.listed_checks += rep.listed_checks
-        report.search_checks += rep.search_checks
-        report.unacked_but_stored = rep.unacked_but_stored
-        report.chunks_without_marker = rep.chunks_without_marker
-        report.failures.extend(f"after kill {report.kills}: {f}" for f in rep.failures)
+        report.add_restart(rep, f"after kill {report.kills}")
         ingester = Ingester(server.url, rng, len(acked) + 10_000 * report.kills, acked)
         ingester.start()
         time.sleep(rng.uniform(0.05, max_delay_s))
@@ -423,29 +369,17 @@ def run_kill_test(
         reported = len(report.failures)
 
     # Final restart: every acknowledged document in both search modes.
-    server = Server(data_dir, log_path)
+    server = ServerProcess(data_dir, log_path, kill_test_env())
     ok, why = server.wait_ready(ready_timeout_s)
     if not ok:
         report.failures.append(f"final restart: {why}")
         server.kill()
     else:
         rep = verify(server.url, data_dir, acked, list(acked), 0, rng)
-        report.restarts_checked += 1
-        report.listed_checks += rep.listed_checks
-        report.search_checks += rep.search_checks
-        report.unacked_but_stored = rep.unacked_but_stored
-        report.chunks_without_marker = rep.chunks_without_marker
-        report.failures.extend(f"final: {f}" for f in rep.failures)
+        report.add_restart(rep, "final")
         server.stop()
     report.acked = len(acked)
     return report
-
-
-def _is_ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def main() -> None:

@@ -1,0 +1,94 @@
+"""The grounding model in the service: reranking, reading and claim verification, batched across requests.
+
+Every call becomes a job of (question or claim, passage) pairs; concurrent jobs share one model pass through a
+``DynamicBatcher``, as query embeddings do. ``grounding`` imports neither ``retrieval`` nor ``generation``; this
+module is where the three meet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import anyio.from_thread
+import numpy as np
+
+from generation.batching import DynamicBatcher
+from grounding import GroundingReader, PairScores, ReadResult, verify_from, verify_pairs
+from retrieval.types import SearchHit
+
+Job = tuple[tuple[str, ...], tuple[str, ...]]  # (firsts, passages), one pair per index
+
+
+class GroundingService:
+    """Owns the reader and its batcher. ``load()`` (blocking) then ``start()`` before use."""
+
+    def __init__(
+        self,
+        reader: GroundingReader,
+        *,
+        rerank_candidates: int,
+        max_batch_size: int,
+        max_wait_ms: float,
+        max_queue: int,
+    ) -> None:
+        self.reader = reader
+        self.rerank_candidates = rerank_candidates
+        self.batcher: DynamicBatcher[Job, list[PairScores]] = DynamicBatcher(
+            self._process,
+            max_batch_size=max_batch_size,
+            max_wait_ms=max_wait_ms,
+            max_queue=max_queue,
+            name="grounding",
+        )
+
+    @property
+    def threshold(self) -> float:
+        return self.reader.calibration.threshold
+
+    def load(self) -> None:
+        self.reader.load()
+
+    async def start(self) -> None:
+        await self.batcher.start()
+
+    async def stop(self) -> None:
+        await self.batcher.stop()
+
+    def _process(self, jobs: list[Job]) -> list[list[PairScores]]:
+        firsts = [f for job in jobs for f in job[0]]
+        passages = [p for job in jobs for p in job[1]]
+        scores = self.reader.score_pairs(firsts, passages)
+        out, at = [], 0
+        for job in jobs:
+            out.append(scores[at : at + len(job[0])])
+            at += len(job[0])
+        return out
+
+    async def _score(self, firsts: Sequence[str], passages: Sequence[str]) -> list[PairScores]:
+        if not firsts:
+            return []
+        return await self.batcher.submit((tuple(firsts), tuple(passages)))
+
+    async def rerank(self, question: str, hits: Sequence[SearchHit], top_k: int) -> list[SearchHit]:
+        """The ``top_k`` hits by the model's support score, best first, re-ranked 1.. with ``rerank_score`` set."""
+        scores = await self._score([question] * len(hits), [h.text for h in hits])
+        order = sorted(range(len(hits)), key=lambda i: scores[i].best_support, reverse=True)[:top_k]
+        return [
+            dataclasses.replace(hits[i], rank=rank, rerank_score=round(float(scores[i].best_support), 4))
+            for rank, i in enumerate(order, start=1)
+        ]
+
+    async def read(self, question: str, passages: Sequence[str]) -> ReadResult:
+        """Answer spans and calibrated answerability over ``passages`` (in prompt order)."""
+        return self.reader.read_from(await self._score([question] * len(passages), passages), passages)
+
+    def verify_blocking(self, question: str, claims: Sequence[str], passages: Sequence[str]) -> np.ndarray:
+        """``verify`` for code running in a worker thread (the adjustment stage): waits on the batcher."""
+        firsts, texts = verify_pairs(question, claims, passages)
+
+        async def run() -> list[PairScores]:
+            return await self._score(firsts, texts)
+
+        scores = anyio.from_thread.run(run)
+        return verify_from(scores, len(claims), len(passages))

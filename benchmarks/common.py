@@ -1,0 +1,105 @@
+"""What the benchmarks share: the SQuAD 2.0 sample, ingesting it, percentiles and the server spawner.
+
+The server spawner lives in the package (``app.testing``), because the tests use it too; it is
+re-exported here so a benchmark needs one import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.testing import ROOT, ServerProcess, free_port, running_server
+
+__all__ = [
+    "ROOT",
+    "SQUAD",
+    "Question",
+    "ServerProcess",
+    "Squad",
+    "free_port",
+    "ingest_paragraphs",
+    "load_squad",
+    "percentile",
+    "running_server",
+    "sample",
+]
+
+
+def _squad_path() -> Path:
+    if "RAG_BENCH_SQUAD" in os.environ:
+        return Path(os.environ["RAG_BENCH_SQUAD"])
+    candidates = [base / "shared" / "data" / "squad2-dev-3articles.json" for base in (ROOT, ROOT.parent)]
+    return next((c for c in candidates if c.exists()), candidates[-1])
+
+
+SQUAD = _squad_path()
+"""Three articles of the SQuAD 2.0 dev set (answerable and unanswerable questions): ``$RAG_BENCH_SQUAD``,
+else ``shared/data/squad2-dev-3articles.json`` in or beside the checkout."""
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    paragraph: int  # index into Squad.paragraphs: the paragraph the question was written on
+    answerable: bool
+    answers: tuple[str, ...]  # distinct gold answers, sorted; empty when unanswerable
+
+
+@dataclass(frozen=True)
+class Squad:
+    paragraphs: list[str]
+    questions: list[Question]
+
+    def answerable(self) -> list[Question]:
+        return [q for q in self.questions if q.answerable]
+
+
+def sample(questions: list[Question], n: int, seed: int) -> list[Question]:
+    """``n`` answerable then ``n`` unanswerable questions, drawn with ``random.Random(seed)``."""
+    rng = random.Random(seed)
+    answerable = [q for q in questions if q.answerable]
+    unanswerable = [q for q in questions if not q.answerable]
+    return rng.sample(answerable, n) + rng.sample(unanswerable, n)
+
+
+def load_squad(path: Path = SQUAD, paragraphs: int | None = None) -> Squad:
+    """Every paragraph of a SQuAD 2.0 file and its questions, in file order.
+
+    With ``paragraphs``, only that many, taken evenly from the start of each article (so a small corpus
+    still covers every article).
+    """
+    articles = json.loads(path.read_text())["data"]
+    chosen: list[dict[str, Any]] = [p for a in articles for p in a["paragraphs"]]
+    if paragraphs is not None:
+        per_article = -(-paragraphs // len(articles))
+        chosen = [p for a in articles for p in a["paragraphs"][:per_article]][:paragraphs]
+    texts: list[str] = []
+    questions: list[Question] = []
+    for para in chosen:
+        index = len(texts)
+        texts.append(para["context"])
+        for qa in para["qas"]:
+            answerable = not qa.get("is_impossible")
+            answers = tuple(sorted({a["text"] for a in qa["answers"]}))
+            questions.append(Question(qa["question"], index, answerable, answers))
+    return Squad(texts, questions)
+
+
+def ingest_paragraphs(client: Any, paragraphs: list[str]) -> None:
+    """One ``POST /ingest`` per paragraph, named ``p0000.txt``, ``p0001.txt``, ... in order, so a search
+    hit's ``source`` names its paragraph. ``client`` is any httpx-style client with a base URL."""
+    for i, text in enumerate(paragraphs):
+        client.post("/ingest", files=[("files", (f"p{i:04d}.txt", text.encode()))]).raise_for_status()
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The nearest-rank ``p``-th percentile (0-100); NaN for no values."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]

@@ -1,0 +1,1 @@
+"""PostgreSQL + pgvector: one database shared by any number of stateless API replicas."""
