@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from app.ask import AskService
 from app.container import Services
 from app.errors import AuthenticationError, NotReadyError, RateLimitedError
+from retrieval.errors import StorageUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +68,14 @@ def get_tenant(request: Request, services: Annotated[Services, Depends(get_servi
 
 def get_optional_tenant(request: Request, services: Annotated[Services, Depends(get_services)]) -> str | None:
     """The caller's tenant when a key is sent (or the service runs open), None without one; not rate limited,
-    so health checks never see 429."""
-    if services.auth.enabled and "authorization" not in request.headers:
+    so health checks never see 429. When the key store itself is down (PostgreSQL), the caller gets the
+    keyless view, so /readyz still answers its 503 body rather than an error."""
+    try:
+        if services.auth.enabled and "authorization" not in request.headers:
+            return None
+        return _authenticate(request, services)[0]
+    except StorageUnavailableError:
         return None
-    return _authenticate(request, services)[0]
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
