@@ -37,3 +37,29 @@ def test_short_greedy_generation(loaded_model: LoadedModel) -> None:
     text = tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
     assert text.strip()
     assert "Paris" in text
+
+
+def test_a_model_in_a_local_folder_loads_and_generates(tmp_path: Path, loaded_model: LoadedModel) -> None:
+    """The README's path to a bigger generator: a folder with config.json, weights and tokenizer, offline."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from generation.model import load_causal_lm
+
+    config = LlamaConfig(
+        vocab_size=len(loaded_model.tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=1024,
+    )
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "my-model")
+    loaded_model.tokenizer.save_pretrained(tmp_path / "my-model")
+    lm = load_causal_lm(str(tmp_path / "my-model"), device="cpu")
+    assert lm.name == "my-model"
+    assert lm.context_window == 1024
+    ids = lm.tokenizer("Hello there", return_tensors="pt")
+    with torch.inference_mode():
+        out = lm.model.generate(**ids, max_new_tokens=3, do_sample=False, min_new_tokens=3)
+    assert out.shape[1] == ids["input_ids"].shape[1] + 3
