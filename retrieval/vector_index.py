@@ -342,11 +342,16 @@ class FaissVectorIndex:
 
     def load(self, path: Path) -> None:
         """Replace the contents with the file's. Raises ValueError (or OSError) if it is unreadable."""
-        with np.load(Path(path), allow_pickle=False) as z:
-            kind = str(z["kind"])
-            dim = int(z["dim"])
-            blob = z["index"]
-            tomb = z["tombstones"]
+        # Our own file handle: np.load leaves the one it opens unclosed when the bytes are no archive.
+        with Path(path).open("rb") as fh:
+            archive = np.load(fh, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError(f"index file {path} is not an index archive")
+            with archive as z:
+                kind = str(z["kind"])
+                dim = int(z["dim"])
+                blob = z["index"]
+                tomb = z["tombstones"]
         if kind not in ("flat", "hnsw", "ivf"):
             raise ValueError(f"unknown index kind {kind!r} in {path}")
         if dim != self.dimension:

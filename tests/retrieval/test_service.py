@@ -398,10 +398,17 @@ def test_hits_carry_rank_and_the_question_passage_cosine_in_every_mode(make_serv
     for mode in MODES:
         hits = svc.search("acme", query, top_k=3, mode=mode, query_vector=vec)
         assert hits and [h.rank for h in hits] == list(range(1, len(hits) + 1))
+        if mode is RetrievalMode.DENSE:
+            assert all(h.relevance is not None for h in hits)
+        if mode is RetrievalMode.BM25:  # the keyword search measures no cosine
+            assert all(h.relevance is None for h in hits)
         for h in hits:
-            # The cosine the index holds, not a second embedding: equal to encoding the chunk here.
+            if h.relevance is None:
+                continue
+            # The cosine the dense search measured, not a second embedding: equal to encoding the chunk here.
             expected = float(svc.encoder.encode([h.text])[0] @ vec)
             assert h.relevance == pytest.approx(expected, abs=1e-4), mode
+    assert svc.search("acme", query, top_k=1, mode=RetrievalMode.HYBRID, query_vector=vec)[0].relevance is not None
     # Without a query vector, bm25 encodes nothing, so there is no cosine to give.
     assert all(h.relevance is None for h in svc.search("acme", query, top_k=3, mode=RetrievalMode.BM25))
 
