@@ -110,7 +110,7 @@ async def _ingest_bounded(
 @router.post(
     "/ingest",
     response_model=IngestResponse,
-    responses=error_responses(401, 413, 415, 422, 429, 499, 503),
+    responses=error_responses(400, 401, 413, 415, 422, 429, 499, 503),
     openapi_extra={
         "requestBody": {
             "content": {
