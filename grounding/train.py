@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from grounding.artifact import default_base_path, save_artifact
+from grounding.artifact import HEADS_FILE, default_base_path, read_manifest, save_artifact
 from grounding.features import Window, encode_pairs, token_span
 from grounding.metric import best_over_golds
 from grounding.modeling import GroundingNet, HeadsConfig, pad_batch
@@ -54,6 +54,7 @@ class Config:
     threads: int = 0
     device: str = "auto"
     bf16: bool = True
+    init_from: str = ""  # an artifact folder: start from its adapter and heads instead of from zero
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,23 @@ def build_net(cfg: Config) -> tuple[GroundingNet, Any]:
     return net, tokenizer
 
 
+def load_initial_weights(net: GroundingNet, artifact_dir: Path) -> None:
+    """Continue training from a saved artifact: its LoRA adapter and heads, checked against the manifest."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    read_manifest(artifact_dir)
+    adapter = {k: v.float() for k, v in load_file(str(artifact_dir / "adapter_model.safetensors")).items()}
+    result = set_peft_model_state_dict(net.encoder, adapter)
+    if result.unexpected_keys:
+        raise ValueError(f"{artifact_dir}: adapter keys this model does not have: {result.unexpected_keys[:3]}")
+    heads = load_file(str(artifact_dir / HEADS_FILE))
+    net.qa.load_state_dict({k.removeprefix("qa."): v.float() for k, v in heads.items() if k.startswith("qa.")})
+    net.support.load_state_dict(
+        {k.removeprefix("support."): v.float() for k, v in heads.items() if k.startswith("support.")}
+    )
+
+
 def trainable_state(net: GroundingNet) -> dict[str, torch.Tensor]:
     names = {n for n, p in net.named_parameters() if p.requires_grad}
     return {k: v for k, v in net.state_dict().items() if k in names}
@@ -270,6 +288,9 @@ def main() -> None:
     stats |= {"train_questions": len(train_q), "pairs": kinds, "features": len(features), "steps": len(batches)}
     print(json.dumps(stats, indent=1), flush=True)
 
+    if cfg.init_from:
+        load_initial_weights(net, Path(cfg.init_from))
+        print(f"starting from the weights in {cfg.init_from}", flush=True)
     net.to(device)
     params = [p for p in net.parameters() if p.requires_grad]
     from transformers import get_linear_schedule_with_warmup

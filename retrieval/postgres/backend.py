@@ -77,9 +77,16 @@ class PostgresBackend:
     # --- lifecycle -------------------------------------------------------------------------------
 
     def load(self, model_name: str, dimension: int, encode: Encode) -> None:
-        """Migrate (under the advisory lock), bind the embedding column to the model, open the pool."""
+        """Migrate (under the advisory lock), bind the embedding column to the model, open the pool.
+
+        A refusal (another embedding model, a newer schema) leaves no pool behind.
+        """
         self.db.open(wait_s=self.wait_s)
-        self.db.bind_embeddings(model_name, dimension)
+        try:
+            self.db.bind_embeddings(model_name, dimension)
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
