@@ -1,6 +1,6 @@
 """The one settings class. Every field reads ``RAG_<NAME>`` from the environment (or ``.env``).
 
-Every field carries a ``description``: the README's settings table is generated from them
+Every field carries a ``description``: the settings reference (docs/settings.md) is generated from them
 (``python -m app.settings_doc``), and a test keeps the two in step.
 
 List fields take a JSON list (``RAG_ADJUSTMENTS='["correct", "citations"]'``); ``adjustments`` and
