@@ -8,6 +8,7 @@ module is where the three meet.
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import anyio.from_thread
@@ -18,6 +19,7 @@ from grounding import GroundingReader, PairScores, ReadResult, verify_from, veri
 from retrieval.types import SearchHit
 
 Job = tuple[tuple[str, ...], tuple[str, ...]]  # (firsts, passages), one pair per index
+Pair = tuple[str, str]
 
 
 class GroundingService:
@@ -31,9 +33,14 @@ class GroundingService:
         max_batch_size: int,
         max_wait_ms: float,
         max_queue: int,
+        cache_pairs: int = 2048,
     ) -> None:
         self.reader = reader
         self.rerank_candidates = rerank_candidates
+        # The reader reads the passages that reranking has just scored for the same question: the scores are
+        # kept (a bounded LRU keyed by the exact texts, used only on the event loop), so no pair runs twice.
+        self.cache_pairs = cache_pairs
+        self._cache: OrderedDict[Pair, PairScores] = OrderedDict()
         self.batcher: DynamicBatcher[Job, list[PairScores]] = DynamicBatcher(
             self._process,
             max_batch_size=max_batch_size,
@@ -66,9 +73,18 @@ class GroundingService:
         return out
 
     async def _score(self, firsts: Sequence[str], passages: Sequence[str]) -> list[PairScores]:
-        if not firsts:
-            return []
-        return await self.batcher.submit((tuple(firsts), tuple(passages)))
+        pairs = list(zip(firsts, passages, strict=True))
+        known = {pair: self._cache[pair] for pair in pairs if pair in self._cache}  # held across the await
+        missing = [pair for pair in dict.fromkeys(pairs) if pair not in known]
+        if missing:
+            fresh = await self.batcher.submit((tuple(f for f, _ in missing), tuple(p for _, p in missing)))
+            known.update(zip(missing, fresh, strict=True))
+        for pair in dict.fromkeys(pairs):
+            self._cache[pair] = known[pair]
+            self._cache.move_to_end(pair)
+        while len(self._cache) > self.cache_pairs:
+            self._cache.popitem(last=False)
+        return [known[pair] for pair in pairs]
 
     async def rerank(self, question: str, hits: Sequence[SearchHit], top_k: int) -> list[SearchHit]:
         """The ``top_k`` hits by the model's support score, best first, re-ranked 1.. with ``rerank_score`` set."""
