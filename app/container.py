@@ -64,7 +64,7 @@ def build_grounding(s: Settings, reader: GroundingReader | None = None) -> Groun
         return None
     if reader is None:
         artifact = s.grounding_artifact or DEFAULT_ARTIFACT_DIR
-        reader = GroundingReader(artifact, device=s.device)
+        reader = GroundingReader(artifact, device=s.device, precision=s.grounding_precision)
     return GroundingService(
         reader,
         rerank_candidates=s.rerank_candidates,

@@ -243,6 +243,11 @@ class Settings(BaseSettings):
     grounding_artifact: Path | None = Field(
         default=None, description="Folder of the grounding model's adapter and manifest; default: the packaged one."
     )
+    grounding_precision: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="Number format of the grounding model: auto is float16 on a GPU, bfloat16 on a CPU with bf16 "
+        "in hardware (AVX-512 BF16 or AMX; about 2.5x faster, the same ranking), float32 elsewhere.",
+    )
     rerank: bool = Field(default=True, description="Rerank retrieved passages with the grounding model by default.")
     rerank_candidates: int = Field(
         default=20, ge=1, le=200, description="Top N of retrieval that the grounding model reranks."

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,27 @@ def _device(name: str) -> str:
     return name
 
 
+def native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX-512 BF16 or AMX); elsewhere bf16 is emulated and slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def _precision(precision: str, device: str) -> torch.dtype:
+    """``auto``: fp16 on a GPU, bf16 on a CPU that has it in hardware, else fp32."""
+    if precision == "auto":
+        if device.startswith("cuda"):
+            return torch.float16
+        return torch.bfloat16 if native_cpu_bf16() else torch.float32
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if precision not in dtypes:
+        raise ValueError(f"unknown precision {precision!r}: use auto, float32, bfloat16 or float16")
+    return dtypes[precision]
+
+
 class GroundingReader:
     """The trained grounding model behind a small, thread-safe API. Call ``load()`` before use."""
 
@@ -84,11 +106,13 @@ class GroundingReader:
         *,
         base_path: str | None = None,
         device: str = "auto",
+        precision: str = "auto",
         batch_size: int = 32,
     ) -> None:
         self.artifact_dir = Path(artifact_dir)
         self.base_path = base_path
         self.device = _device(device)
+        self.dtype = _precision(precision, self.device)
         self.batch_size = batch_size
         self.calibration = Calibration()
         self.manifest: dict[str, Any] = {}
@@ -102,6 +126,7 @@ class GroundingReader:
         reader = cls(device="cpu")
         reader._net, reader._tokenizer = net, tokenizer
         reader.device = str(next(net.parameters()).device)
+        reader.dtype = next(net.parameters()).dtype
         reader.calibration = calibration or Calibration()
         return reader
 
@@ -118,8 +143,8 @@ class GroundingReader:
         self.manifest = read_manifest(self.artifact_dir)
         base = self.base_path or default_base_path()
         net = load_net(self.artifact_dir, base)
-        if self.device.startswith("cuda"):
-            net = net.half()
+        if self.device.startswith("cuda") and self.dtype != torch.float32:
+            net = net.to(self.dtype)  # on a GPU the weights themselves are half precision
         self._net = net.to(self.device)
         self._tokenizer = AutoTokenizer.from_pretrained(base)
         cal = self.manifest.get("calibration") or {}
@@ -127,6 +152,15 @@ class GroundingReader:
             self.calibration = Calibration(**cal)
         except TypeError as exc:
             raise ArtifactError(f"grounding artifact calibration is malformed: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _autocast(self) -> Iterator[None]:
+        """On a CPU the weights stay fp32 and the matrix products run in bf16 (as in training)."""
+        if self.device == "cpu" and self.dtype == torch.bfloat16:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                yield
+        else:
+            yield
 
     def _ready(self) -> tuple[GroundingNet, Any]:
         if self._net is None:
@@ -150,7 +184,8 @@ class GroundingReader:
                 ids, mask, types = pad_batch(
                     [windows[i].input_ids for i in idx], [windows[i].token_type_ids for i in idx], tok.pad_token_id
                 )
-                s, e, sup = net(ids.to(self.device), mask.to(self.device), types.to(self.device))
+                with self._autocast():
+                    s, e, sup = net(ids.to(self.device), mask.to(self.device), types.to(self.device))
                 s_np, e_np, sup_np = s.float().cpu().numpy(), e.float().cpu().numpy(), sup.float().cpu().numpy()
                 for row, i in enumerate(idx):
                     n = len(windows[i].input_ids)

@@ -1,6 +1,11 @@
 """The trained model on fixed passages (the real committed artifact)."""
 
+import numpy as np
+import pytest
+import torch
+
 from grounding import GroundingReader
+from grounding.reader import _precision, native_cpu_bf16
 
 LIGHTHOUSE = "The Zorblat lighthouse on Kelvin Island was built in 1887 by the engineer Marta Quill."
 HANDBOOK = (
@@ -58,3 +63,24 @@ def test_spans_stay_on_one_line_without_edge_punctuation(grounding_reader: Groun
     text = HANDBOOK[best.start : best.end]
     assert "\n" not in text
     assert text == text.strip(" .,;:")
+
+
+def test_precision_auto_is_half_on_a_gpu_and_a_named_one_is_kept() -> None:
+    assert _precision("auto", "cuda") == torch.float16
+    assert _precision("auto", "cpu") == (torch.bfloat16 if native_cpu_bf16() else torch.float32)
+    assert _precision("float32", "cpu") == torch.float32
+    with pytest.raises(ValueError, match="unknown precision"):
+        _precision("int4", "cpu")
+
+
+def test_bf16_on_the_cpu_scores_as_float32_does(grounding_reader: GroundingReader) -> None:
+    """The bf16 fast path (autocast over fp32 weights) keeps the ranking and the answer of full precision."""
+    passages = [BAKING, HANDBOOK, LIGHTHOUSE]
+    net, tokenizer = grounding_reader._ready()
+    full, fast = GroundingReader.from_net(net, tokenizer), GroundingReader.from_net(net, tokenizer)
+    full.dtype, fast.dtype = torch.float32, torch.bfloat16
+    a = full.rerank_scores("Who built the Zorblat lighthouse?", passages)
+    b = fast.rerank_scores("Who built the Zorblat lighthouse?", passages)
+    assert list(np.argsort(-a)) == list(np.argsort(-b))
+    assert np.abs(a - b).max() < 0.25
+    assert answer(fast, "Who built the Zorblat lighthouse?", [LIGHTHOUSE]) == "Marta Quill"
