@@ -68,6 +68,7 @@ def build_grounding(s: Settings, reader: GroundingReader | None = None) -> Groun
     return GroundingService(
         reader,
         rerank_candidates=s.rerank_candidates,
+        retrieval_weight=s.rerank_retrieval_weight,
         max_batch_size=s.max_batch_size,
         max_wait_ms=s.max_batch_wait_ms,
         max_queue=s.max_queue,

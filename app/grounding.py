@@ -20,6 +20,7 @@ from retrieval.types import SearchHit
 
 Job = tuple[tuple[str, ...], tuple[str, ...]]  # (firsts, passages), one pair per index
 Pair = tuple[str, str]
+RRF_K = 60  # reciprocal-rank fusion's usual constant; the choice of k hardly mattered (docs/evaluation.md)
 
 
 class GroundingService:
@@ -30,6 +31,7 @@ class GroundingService:
         reader: GroundingReader,
         *,
         rerank_candidates: int,
+        retrieval_weight: float = 0.5,
         max_batch_size: int,
         max_wait_ms: float,
         max_queue: int,
@@ -37,6 +39,7 @@ class GroundingService:
     ) -> None:
         self.reader = reader
         self.rerank_candidates = rerank_candidates
+        self.retrieval_weight = retrieval_weight
         # The reader reads the passages that reranking has just scored for the same question: the scores are
         # kept (a bounded LRU keyed by the exact texts, used only on the event loop), so no pair runs twice.
         self.cache_pairs = cache_pairs
@@ -87,9 +90,16 @@ class GroundingService:
         return [known[pair] for pair in pairs]
 
     async def rerank(self, question: str, hits: Sequence[SearchHit], top_k: int) -> list[SearchHit]:
-        """The ``top_k`` hits by the model's support score, best first, re-ranked 1.. with ``rerank_score`` set."""
+        """The ``top_k`` hits, best first, re-ranked 1.. with ``rerank_score`` (the model's support logit) set.
+
+        The order fuses the model's order with retrieval's by reciprocal rank, retrieval weighted by
+        ``retrieval_weight`` (0: the model's order alone); ``hits`` come in retrieval's order.
+        """
         scores = await self._score([question] * len(hits), [h.text for h in hits])
-        order = sorted(range(len(hits)), key=lambda i: scores[i].best_support, reverse=True)[:top_k]
+        by_model = sorted(range(len(hits)), key=lambda i: scores[i].best_support, reverse=True)
+        model_rank = {i: rank for rank, i in enumerate(by_model, start=1)}
+        fused = {i: self.retrieval_weight / (RRF_K + i + 1) + 1 / (RRF_K + model_rank[i]) for i in range(len(hits))}
+        order = sorted(fused, key=lambda i: (-fused[i], model_rank[i]))[:top_k]
         return [
             dataclasses.replace(hits[i], rank=rank, rerank_score=round(float(scores[i].best_support), 4))
             for rank, i in enumerate(order, start=1)

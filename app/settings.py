@@ -252,6 +252,13 @@ class Settings(BaseSettings):
     rerank_candidates: int = Field(
         default=20, ge=1, le=200, description="Top N of retrieval that the grounding model reranks."
     )
+    rerank_retrieval_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=4.0,
+        description="Weight of retrieval's own order when reranking: the order fuses the grounding model's ranks with "
+        "retrieval's by reciprocal rank, retrieval's counting this much; 0 keeps the model's order alone.",
+    )
     verify_threshold: float = Field(
         default=0.0,
         ge=0.0,

@@ -56,3 +56,32 @@ def test_reading_after_reranking_scores_no_pair_twice_and_the_cache_stays_bounde
     assert ranked[best.passage].text[best.start : best.end] == "Marta Quill"
     assert np.isclose(reading.answerable, fresh.answerable, atol=1e-4)
     assert len(service._cache) == 4
+
+
+def test_rerank_fuses_the_models_order_with_retrievals_by_the_weight(grounding_reader: Any) -> None:
+    passages = [
+        "Sourdough bread rises because wild yeast ferments the dough.",
+        PASSAGES[1],
+        PASSAGES[0],  # the answer, last in retrieval's order
+    ]
+    hits = [_hit(i, t) for i, t in enumerate(passages)]
+
+    def first(weight: float) -> SearchHit:
+        service = GroundingService(
+            grounding_reader, rerank_candidates=3, retrieval_weight=weight, max_batch_size=8, max_wait_ms=1, max_queue=8
+        )
+
+        async def run() -> list[SearchHit]:
+            await service.start()
+            try:
+                return await service.rerank(QUESTION, hits, top_k=3)
+            finally:
+                await service.stop()
+
+        ranked = asyncio.run(run())
+        assert [h.rank for h in ranked] == [1, 2, 3] and all(h.rerank_score is not None for h in ranked)
+        return ranked[0]
+
+    assert first(0.0).text == PASSAGES[0]  # the model's order alone
+    assert first(0.5).text == PASSAGES[0]  # the default: a clear model verdict wins over retrieval's order
+    assert first(4.0).text == passages[0]  # retrieval's order dominates
