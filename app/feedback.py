@@ -21,6 +21,16 @@ from pathlib import Path
 from app.errors import FeedbackNotFoundError, NotReadyError
 
 DETAIL_LEVELS = ("short", "normal", "detailed")
+
+
+def check_rating(rating: int, preferred_detail: str | None) -> None:
+    """What every feedback store accepts: a rating of 1 or -1, and a known detail level if one is named."""
+    if rating not in (-1, 1):
+        raise ValueError("rating must be 1 or -1")
+    if preferred_detail is not None and preferred_detail not in DETAIL_LEVELS:
+        raise ValueError(f"preferred_detail must be one of {DETAIL_LEVELS}")
+
+
 NEGATIVE_WEIGHT = 0.5
 
 _SCHEMA = """
@@ -112,10 +122,7 @@ class FeedbackStore:
         preferred_detail: str | None = None,
     ) -> FeedbackOutcome:
         """Store one rating; raises ``FeedbackNotFoundError`` for an answer id this tenant does not own."""
-        if rating not in (-1, 1):
-            raise ValueError("rating must be 1 or -1")
-        if preferred_detail is not None and preferred_detail not in DETAIL_LEVELS:
-            raise ValueError(f"preferred_detail must be one of {DETAIL_LEVELS}")
+        check_rating(rating, preferred_detail)
         with self._lock:
             db = self._db()
             row = db.execute(

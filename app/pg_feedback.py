@@ -11,7 +11,7 @@ import time
 import psycopg
 
 from app.errors import FeedbackNotFoundError
-from app.feedback import DETAIL_LEVELS, CollectionDefaults, FeedbackOutcome, learned_detail
+from app.feedback import CollectionDefaults, FeedbackOutcome, check_rating, learned_detail
 from retrieval.postgres.database import Database
 
 
@@ -52,10 +52,7 @@ class PostgresFeedbackStore:
         preferred_detail: str | None = None,
     ) -> FeedbackOutcome:
         """Store one rating; raises ``FeedbackNotFoundError`` for an answer id this tenant does not own."""
-        if rating not in (-1, 1):
-            raise ValueError("rating must be 1 or -1")
-        if preferred_detail is not None and preferred_detail not in DETAIL_LEVELS:
-            raise ValueError(f"preferred_detail must be one of {DETAIL_LEVELS}")
+        check_rating(rating, preferred_detail)
         with self.db.connection() as conn:
             row = conn.execute(
                 "SELECT collection FROM answers WHERE answer_id = %s AND tenant = %s", (answer_id, tenant)

@@ -20,29 +20,10 @@ import time
 import httpx
 
 from benchmarks.common import ingest_paragraphs, load_squad, percentile, running_server, sample
+from benchmarks.retrieval_quality import evaluate
 
 ON: dict[str, object] = {}
 OFF: dict[str, object] = {"rerank": False, "adjustments": {"reader": False}}
-
-
-def recall(client: httpx.Client, questions: list[tuple[str, int]], rerank: bool) -> dict[str, float]:
-    hits = {1: 0, 5: 0}
-    rr = 0.0
-    for text, gold in questions:
-        resp = client.post("/search", json={"query": text, "top_k": 10, "retrieval_mode": "hybrid", "rerank": rerank})
-        resp.raise_for_status()
-        ranked: list[str] = []
-        for r in resp.json()["results"]:
-            if r["source"] not in ranked:
-                ranked.append(r["source"])
-        target = f"p{gold:04d}.txt"
-        if target in ranked:
-            rank = ranked.index(target) + 1
-            rr += 1 / rank
-            for k in hits:
-                hits[k] += rank <= k
-    n = len(questions)
-    return {"R@1": hits[1] / n, "R@5": hits[5] / n, "MRR@10": rr / n}
 
 
 def main() -> None:
@@ -57,11 +38,11 @@ def main() -> None:
     env = {"RAG_RERANK_CANDIDATES": str(args.candidates)}
     with running_server(env) as url, httpx.Client(base_url=url, timeout=300) as client:
         ingest_paragraphs(client, squad.paragraphs)
-        answerable = [(q.text, q.paragraph) for q in squad.answerable()]
+        answerable = squad.answerable()
         t0 = time.perf_counter()
-        plain = recall(client, answerable, rerank=False)
+        plain = evaluate(client, answerable, "hybrid", rerank=False)
         t1 = time.perf_counter()
-        reranked = recall(client, answerable, rerank=True)
+        reranked = evaluate(client, answerable, "hybrid", rerank=True)
         t2 = time.perf_counter()
         print(f"/search over {len(answerable)} answerable questions, hybrid, top {args.candidates} reranked")
         print(f"{'':>18} {'R@1':>6} {'R@5':>6} {'MRR@10':>7} {'ms/query':>9}")

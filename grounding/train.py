@@ -179,8 +179,9 @@ def load_initial_weights(net: GroundingNet, artifact_dir: Path) -> None:
     read_manifest(artifact_dir)
     adapter = {k: v.float() for k, v in load_file(str(artifact_dir / "adapter_model.safetensors")).items()}
     result = set_peft_model_state_dict(net.encoder, adapter)
-    if result.unexpected_keys:
-        raise ValueError(f"{artifact_dir}: adapter keys this model does not have: {result.unexpected_keys[:3]}")
+    unexpected: list[str] = list(getattr(result, "unexpected_keys", []))
+    if unexpected:
+        raise ValueError(f"{artifact_dir}: adapter keys this model does not have: {unexpected[:3]}")
     heads = load_file(str(artifact_dir / HEADS_FILE))
     net.qa.load_state_dict({k.removeprefix("qa."): v.float() for k, v in heads.items() if k.startswith("qa.")})
     net.support.load_state_dict(

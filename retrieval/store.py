@@ -353,20 +353,7 @@ class DocumentStore:
             f"FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.tenant = ? AND c.id IN ({marks})",
             [tenant, *(int(i) for i in ids)],
         )
-        return {
-            int(r[0]): Chunk(
-                id=int(r[0]),
-                document_id=r[1],
-                tenant=r[2],
-                collection=r[3],
-                source=r[4],
-                text=r[5],
-                start=int(r[6]),
-                end=int(r[7]),
-                page=None if r[8] is None else int(r[8]),
-            )
-            for r in rows
-        }
+        return {int(r[0]): Chunk.from_row(r) for r in rows}
 
     def counts(self) -> dict[str, dict[str, int]]:
         """{tenant: {"documents": n, "chunks": m}}."""

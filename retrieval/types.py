@@ -6,6 +6,7 @@ Character offsets (``start``/``end``) always index into the document's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -69,6 +70,21 @@ class Chunk:
     start: int
     end: int
     page: int | None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Chunk:
+        """From a row of (id, document_id, tenant, collection, source, text, start, end, page), as the stores select."""
+        return cls(
+            id=int(row[0]),
+            document_id=row[1],
+            tenant=row[2],
+            collection=row[3],
+            source=row[4],
+            text=row[5],
+            start=int(row[6]),
+            end=int(row[7]),
+            page=None if row[8] is None else int(row[8]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

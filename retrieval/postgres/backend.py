@@ -50,18 +50,7 @@ def _document(row: Sequence[Any]) -> Document:
 
 
 def _hit(row: Sequence[Any], score: float) -> SearchHit:
-    chunk = Chunk(
-        id=int(row[0]),
-        document_id=row[1],
-        tenant=row[2],
-        collection=row[3],
-        source=row[4],
-        text=row[5],
-        start=int(row[6]),
-        end=int(row[7]),
-        page=None if row[8] is None else int(row[8]),
-    )
-    return SearchHit(chunk=chunk, score=score)
+    return SearchHit(chunk=Chunk.from_row(row), score=score)
 
 
 class PostgresBackend:
