@@ -76,17 +76,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _row_to_document(row: Sequence[Any]) -> Document:
-    return Document(
-        id=row[0],
-        tenant=row[1],
-        collection=row[2],
-        source=row[3],
-        sha256=row[4],
-        metadata=json.loads(row[5]),
-        created_at=float(row[6]),
-        chunk_count=int(row[7]),
-        char_count=int(row[8]),
-    )
+    return Document.from_row(row, json.loads(row[5]))
 
 
 def _blob(vector: np.ndarray) -> bytes:

@@ -58,6 +58,22 @@ class Document:
     chunk_count: int
     char_count: int
 
+    @classmethod
+    def from_row(cls, row: Sequence[Any], metadata: dict[str, Any]) -> Document:
+        """From a row of (id, tenant, collection, source, sha256, metadata, created_at, chunk_count, char_count),
+        as the stores select; ``metadata`` is row[5] already decoded (the stores keep it in different types)."""
+        return cls(
+            id=row[0],
+            tenant=row[1],
+            collection=row[2],
+            source=row[3],
+            sha256=row[4],
+            metadata=metadata,
+            created_at=float(row[6]),
+            chunk_count=int(row[7]),
+            char_count=int(row[8]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Chunk:

@@ -36,17 +36,7 @@ _ANY_TERM = (
 
 
 def _document(row: Sequence[Any]) -> Document:
-    return Document(
-        id=row[0],
-        tenant=row[1],
-        collection=row[2],
-        source=row[3],
-        sha256=row[4],
-        metadata=dict(row[5]),
-        created_at=float(row[6]),
-        chunk_count=int(row[7]),
-        char_count=int(row[8]),
-    )
+    return Document.from_row(row, dict(row[5]))
 
 
 def _hit(row: Sequence[Any], score: float) -> SearchHit:
