@@ -250,7 +250,7 @@ class Settings(BaseSettings):
     )
     rerank: bool = Field(default=True, description="Rerank retrieved passages with the grounding model by default.")
     rerank_candidates: int = Field(
-        default=20, ge=1, le=200, description="Top N of retrieval that the grounding model reranks."
+        default=10, ge=1, le=200, description="Top N of retrieval that the grounding model reranks."
     )
     rerank_retrieval_weight: float = Field(
         default=0.5,
