@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ import numpy as np
 
 MAX_ANSWER_TOKENS = 30
 N_BEST = 20
+_BOUNDARY = re.compile(r"[\n\t]")
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,15 @@ def window_spans(
     offsets: Sequence[tuple[int, int] | None],
     *,
     passage: int,
+    text: str | None = None,
     n_best: int = N_BEST,
     max_answer_tokens: int = MAX_ANSWER_TOKENS,
 ) -> tuple[list[Span], float]:
     """The ``n_best`` best spans of one window, and its null score (``start[0] + end[0]``).
 
     A span must start and end on passage tokens, end at or after its start, and be at most ``max_answer_tokens``
-    long.
+    long. Given the passage ``text``, a span never crosses a line break or a tab (a table cell's edge, as parsed
+    tables are written): an answer is one value, not a row or a header.
     """
     null = float(start_logits[0] + end_logits[0])
     context = np.array([o is not None for o in offsets])
@@ -58,6 +62,8 @@ def window_spans(
                 continue
             so, eo = offsets[s], offsets[e]
             assert so is not None and eo is not None
+            if text is not None and _BOUNDARY.search(text, so[0], eo[1]):
+                continue
             spans.append(Span(passage, so[0], eo[1], float(s_logits[s] + e_logits[e]), null))
     spans.sort(key=lambda sp: sp.score, reverse=True)
     return spans[:n_best], null

@@ -215,15 +215,17 @@ class GroundingReader:
     def read_from(self, scores: Sequence[PairScores], passages: Sequence[str] | None = None) -> ReadResult:
         """Answer spans over the passages of ``scores`` (question, passage i), pooled and calibrated.
 
-        With the passage texts, each span is trimmed to its first line and loses surrounding punctuation.
+        With the passage texts, a span stays within one line and one table cell, and loses surrounding
+        punctuation.
         """
         if not scores:
             return ReadResult([], [], 0.0, self.calibration)
         spans: list[Span] = []
         for number, pair in enumerate(scores):
             for w, s, e in zip(pair.windows, pair.starts, pair.ends, strict=True):
-                found = window_spans(s, e, w.offsets, passage=number)[0]
-                spans.extend(found if passages is None else [trim_span(sp, passages[number]) for sp in found])
+                text = None if passages is None else passages[number]
+                found = window_spans(s, e, w.offsets, passage=number, text=text)[0]
+                spans.extend(found if text is None else [trim_span(sp, text) for sp in found])
         merged = merge_spans([sp for sp in spans if sp.end > sp.start])
         per_passage = [p.best_support for p in scores]
         margin = merged[0].margin if merged else -30.0

@@ -56,3 +56,13 @@ def test_trim_span_cuts_at_the_line_break_and_edge_punctuation() -> None:
     trimmed = trim_span(span, passage)
     assert passage[trimmed.start : trimmed.end] == "+44 20 7946 0000"
     assert trim_span(Span(0, 21, 23, 1.0, 0.0), passage).end == 21  # only "." and a newline: nothing left
+
+
+def test_a_span_never_crosses_a_table_cell_or_a_line() -> None:
+    # "P1\tCritical\t15 min" ... offsets as OFFSETS: p0=(0,3) p1=(4,9) p2=(10,15) p3=(16,20)
+    text = "Row\tCrit.\t15 mi\nNext"
+    spans, _ = window_spans(logits({4: 6.0, 6: 3.0}), logits({6: 6.0, 7: 1.0}), OFFSETS, passage=0, text=text)
+    assert spans and all(not any(c in text[sp.start : sp.end] for c in "\t\n") for sp in spans)
+    assert (spans[0].start, spans[0].end) == (10, 15)  # the best span inside one cell, not "Row\tCrit.\t15 mi"
+    crossing, _ = window_spans(logits({4: 6.0, 6: 3.0}), logits({6: 6.0, 7: 1.0}), OFFSETS, passage=0)
+    assert (crossing[0].start, crossing[0].end) == (0, 15)  # without the text the boundaries are unknown
