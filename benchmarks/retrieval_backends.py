@@ -17,12 +17,19 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.retrieval_quality import evaluate, ingest_paragraphs, load_squad
-from benchmarks.server import SQUAD, running_server
+from benchmarks.common import SQUAD, Question, ingest_paragraphs, load_squad, running_server
+from benchmarks.retrieval_quality import evaluate
 
 MODES = ("dense", "bm25", "hybrid")
-# /search needs no generator: a remote one that is never called spares loading the local model twice.
-NO_GENERATOR = {"RAG_GENERATOR_BACKEND": "openai", "RAG_REMOTE_BASE_URL": "http://127.0.0.1:9/v1"}
+# /search needs no generator: a remote one that is never called spares loading the local model twice. Nor
+# the grounding model: these are retrieval's own figures, before any reranking (grounding_cost.py has those).
+NO_GENERATOR = {
+    "RAG_GENERATOR_BACKEND": "openai",
+    "RAG_REMOTE_BASE_URL": "http://127.0.0.1:9/v1",
+    "RAG_GROUNDING": "false",
+    "RAG_API_KEYS": "",
+    "RAG_RATE_LIMIT": "",
+}
 
 
 @contextmanager
@@ -36,7 +43,7 @@ def database(url: str | None) -> Iterator[str]:
         yield server.url(server.create_database())
 
 
-def run(env: dict[str, str], paragraphs: list[str], questions: list[tuple[str, int]]) -> dict[str, dict[str, float]]:
+def run(env: dict[str, str], paragraphs: list[str], questions: list[Question]) -> dict[str, dict[str, float]]:
     with running_server(env={**NO_GENERATOR, **env}) as url, httpx.Client(base_url=url, timeout=120) as client:
         t0 = time.perf_counter()
         ingest_paragraphs(client, paragraphs)
@@ -49,7 +56,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SQUAD)
     parser.add_argument("--database-url", default=None, help="An empty PostgreSQL database with pgvector >= 0.8")
     args = parser.parse_args()
-    paragraphs, questions = load_squad(args.data)
+    squad = load_squad(args.data)
+    paragraphs, questions = squad.paragraphs, squad.answerable()
     print(f"{len(paragraphs)} paragraphs, {len(questions)} answerable questions")
     results: dict[str, dict[str, dict[str, float]]] = {}
     print("embedded:", flush=True)

@@ -1,6 +1,6 @@
 """Time to first streamed content on /ask (native SSE) and /v1/chat/completions (OpenAI SSE), one client.
 
-Starts the real service (benchmarks/server.py), ingests SQuAD paragraphs, then asks each question once
+Starts the real service (app.testing.running_server), ingests SQuAD paragraphs, then asks each question once
 per stream kind, one request at a time, and reports medians of
 
 - first event: request sent -> the first SSE event of any kind (a progress event, where the server sends them);
@@ -24,9 +24,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.server import running_server
-
-DEFAULT_SQUAD = Path("/work/shared/data/squad2-dev-3articles.json")
+from benchmarks.common import SQUAD, running_server
 
 
 def _events(resp: httpx.Response) -> Iterator[tuple[str, str]]:
@@ -105,7 +103,7 @@ def _openai(client: httpx.Client, question: str, max_new: int) -> dict[str, Any]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
+    ap.add_argument("--squad", type=Path, default=SQUAD)
     ap.add_argument("--paragraphs", type=int, default=20)
     ap.add_argument("--questions", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=48)

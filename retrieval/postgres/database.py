@@ -7,7 +7,8 @@ A database whose schema is newer than this build knows is refused with ``SchemaV
 
 Connection failures anywhere (server down, restarting, pool exhausted) surface as
 ``StorageUnavailableError``, which the HTTP layer answers with 503 and Retry-After. Connections are
-checked when borrowed, so the pool recovers by itself once the server is back.
+checked when borrowed, so the pool recovers by itself once the server is back, within seconds whatever
+the outage's length (see ``RECONNECT_TIMEOUT_S``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ logger = logging.getLogger(__name__)
 # Any constant shared by every replica; the advisory lock serialises their migrations.
 MIGRATION_LOCK = 7_201_019
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# How long one of the pool's reconnection attempts keeps trying. psycopg_pool doubles the wait between
+# tries (1, 2, 4, ... s) for 5 minutes by default, so a replica went on refusing requests for about as long
+# again as PostgreSQL had been down (22 s more after a 40 s outage, benchmarks/postgres_replicas.py). A
+# short attempt gives up, and the next request that finds no connection starts a fresh one at once.
+RECONNECT_TIMEOUT_S = 5.0
 
 
 class SchemaVersionError(RuntimeError):
@@ -82,12 +88,14 @@ class Database:
         max_size: int = 10,
         pool_timeout_s: float = 3.0,
         connect_timeout_s: float = 5.0,
+        reconnect_timeout_s: float = RECONNECT_TIMEOUT_S,
     ) -> None:
         self.url = url
         self.min_size = min_size
         self.max_size = max_size
         self.pool_timeout_s = pool_timeout_s
         self.connect_timeout_s = connect_timeout_s
+        self.reconnect_timeout_s = reconnect_timeout_s
         self._pool: ConnectionPool | None = None
 
     # --- start-up --------------------------------------------------------------------------------
@@ -102,6 +110,7 @@ class Database:
             min_size=self.min_size,
             max_size=self.max_size,
             timeout=self.pool_timeout_s,
+            reconnect_timeout=self.reconnect_timeout_s,
             kwargs={"connect_timeout": max(1, round(self.connect_timeout_s))},
             configure=_configure,
             check=ConnectionPool.check_connection,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import random
 import re
 import sqlite3
@@ -45,8 +46,8 @@ import httpx
 
 from app.testing import ROOT, ServerProcess, free_port
 
-SQUAD = ROOT.parent / "shared" / "data" / "squad2-dev-3articles.json"
-"""Optional: a source of distinct words (see ``vocabulary``)."""
+SQUAD = Path(os.environ.get("RAG_BENCH_SQUAD") or ROOT.parent / "shared" / "data" / "squad2-dev-3articles.json")
+"""Optional: a source of distinct words (see ``vocabulary``); ``$RAG_BENCH_SQUAD`` names it as for the benchmarks."""
 
 WORDS = [
     "river",

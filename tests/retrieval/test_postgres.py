@@ -152,3 +152,33 @@ def test_an_outage_is_unavailable_and_recovers_by_itself(replica: Replica, postg
         hits = svc.search("acme", "spring tides full moon", top_k=3, mode=mode)
         assert [h.chunk.document_id for h in hits] == [res.document.id], mode
     assert svc.list_documents("acme")[1] == 1  # the refused ingest stored nothing
+
+
+def test_after_a_long_outage_the_pool_is_back_within_seconds_of_the_server(
+    postgres_url: str, postgres_server: PostgresServer
+) -> None:
+    db = Database(postgres_url, pool_timeout_s=1.0)
+    db.open(wait_s=5.0)
+    try:
+        db.ping()
+        postgres_server.stop()
+        try:
+            # Callers keep asking for 16 s: psycopg_pool's own back-off would by then wait 16 s more.
+            until = time.monotonic() + 16
+            while time.monotonic() < until:
+                with pytest.raises(StorageUnavailableError):
+                    db.ping()
+                time.sleep(0.5)
+        finally:
+            postgres_server.start()
+        back = time.monotonic()
+        while True:
+            try:
+                db.ping()
+                break
+            except StorageUnavailableError:
+                waited = time.monotonic() - back
+                assert waited < 8, f"still unavailable {waited:.1f} s after the database came back"
+                time.sleep(0.2)
+    finally:
+        db.close()
