@@ -11,32 +11,19 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from benchmarks.retrieval_quality import evaluate, ingest_paragraphs, load_squad
-from benchmarks.server import SQUAD, running_server
+from benchmarks.common import SQUAD, Question, database, ingest_paragraphs, load_squad, running_server
+from benchmarks.retrieval_quality import evaluate
 
 MODES = ("dense", "bm25", "hybrid")
 # /search needs no generator: a remote one that is never called spares loading the local model twice.
 NO_GENERATOR = {"RAG_GENERATOR_BACKEND": "openai", "RAG_REMOTE_BASE_URL": "http://127.0.0.1:9/v1"}
 
 
-@contextmanager
-def database(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from tests.postgres_server import postgres_server
-
-    with postgres_server() as server:
-        yield server.url(server.create_database())
-
-
-def run(env: dict[str, str], paragraphs: list[str], questions: list[tuple[str, int]]) -> dict[str, dict[str, float]]:
+def run(env: dict[str, str], paragraphs: list[str], questions: list[Question]) -> dict[str, dict[str, float]]:
     with running_server(env={**NO_GENERATOR, **env}) as url, httpx.Client(base_url=url, timeout=120) as client:
         t0 = time.perf_counter()
         ingest_paragraphs(client, paragraphs)
@@ -49,7 +36,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=SQUAD)
     parser.add_argument("--database-url", default=None, help="An empty PostgreSQL database with pgvector >= 0.8")
     args = parser.parse_args()
-    paragraphs, questions = load_squad(args.data)
+    squad = load_squad(args.data)
+    paragraphs, questions = squad.paragraphs, squad.answerable()
     print(f"{len(paragraphs)} paragraphs, {len(questions)} answerable questions")
     results: dict[str, dict[str, dict[str, float]]] = {}
     print("embedded:", flush=True)
