@@ -1,4 +1,5 @@
-"""What the benchmarks share: the SQuAD 2.0 sample, ingesting it, percentiles and the server spawner.
+"""What the benchmarks share: the SQuAD 2.0 sample, ingesting it, percentiles, the server spawner, and a
+retrieval service on either back end (with a throwaway PostgreSQL when no database is given).
 
 The server spawner lives in the package (``app.testing``), because the tests use it too; it is
 re-exported here so a benchmark needs one import.
@@ -9,24 +10,37 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.testing import ROOT, ServerProcess, free_port, running_server
+from retrieval.backend import SearchBackend
+from retrieval.embedded import EmbeddedBackend
+from retrieval.encoder import Encoder
+from retrieval.postgres.backend import PostgresBackend
+from retrieval.postgres.database import Database
+from retrieval.service import RetrievalService
 
 __all__ = [
+    "BACKENDS",
     "ROOT",
     "SQUAD",
     "Question",
     "ServerProcess",
     "Squad",
+    "database",
     "free_port",
     "ingest_paragraphs",
     "load_squad",
     "percentile",
+    "process_memory_mib",
+    "retrieval_service",
     "running_server",
     "sample",
+    "stored_texts",
 ]
 
 
@@ -103,3 +117,60 @@ def percentile(values: list[float], p: float) -> float:
         return float("nan")
     s = sorted(values)
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+BACKENDS = ("embedded", "postgres")
+
+
+@contextmanager
+def database(url: str | None) -> Iterator[str]:
+    """``url`` as given, or else an empty database on a throwaway PostgreSQL 18 + pgvector for the block.
+
+    The throwaway server runs with fsync on, as the embedded store (SQLite, ``synchronous=FULL``) does.
+    """
+    if url:
+        yield url
+        return
+    from tests.postgres_server import postgres_server
+
+    with postgres_server(fsync=True) as server:
+        yield server.url(server.create_database())
+
+
+def retrieval_service(
+    backend: str, encoder: Encoder, *, data_dir: Path | None = None, database_url: str | None = None
+) -> RetrievalService:
+    """A loaded ``RetrievalService`` on the embedded back end in ``data_dir`` (no background snapshots)
+    or on PostgreSQL at ``database_url``."""
+    store: SearchBackend
+    if backend == "embedded":
+        if data_dir is None:
+            raise ValueError("the embedded back end needs a data folder")
+        store = EmbeddedBackend(data_dir, save_interval_s=0)
+    elif backend == "postgres":
+        if not database_url:
+            raise ValueError("the postgres back end needs a database URL")
+        store = PostgresBackend(Database(database_url), wait_s=10)
+    else:
+        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    svc = RetrievalService(backend=store, encoder=encoder)
+    svc.load()
+    return svc
+
+
+def process_memory_mib(pid: int) -> tuple[float, float]:
+    """(resident now, peak resident) of process ``pid`` in MiB, from /proc (VmRSS, VmHWM)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def stored_texts(svc: RetrievalService, tenant: str) -> list[str]:
+    """Every chunk text of ``tenant`` in the order stored, from either back end."""
+    backend = svc.backend
+    if isinstance(backend, EmbeddedBackend):
+        return backend.store.load_texts(tenant)[1]
+    if isinstance(backend, PostgresBackend):
+        with backend.db.connection() as conn:
+            rows = conn.execute("SELECT text FROM chunks WHERE tenant = %s ORDER BY id", (tenant,)).fetchall()
+        return [str(r[0]) for r in rows]
+    raise TypeError(f"unknown back end {type(backend).__name__}")

@@ -1,62 +1,77 @@
 """End-to-end ingest throughput against the raw encoder on the same chunks (the baseline), in one run.
 
 Ingests Debian's python3.11-doc HTML (``apt-get install -y python3.11-doc``) through
-``RetrievalService.ingest`` (parse, chunk, encode, SQLite, FAISS, BM25), then encodes the very chunk
-texts that were stored with ``encoder.encode`` alone. Prints docs/s, chunks/s, peak RSS and the ratio
-end-to-end time / raw encoder time (target: at most 1.25).
+``RetrievalService.ingest`` (parse, chunk, encode, store and index), then encodes the very chunk texts
+that were stored with ``encoder.encode`` alone. Prints docs/s, chunks/s, peak RSS and the ratio
+end-to-end time / raw encoder time (target: at most 1.25) for each back end: embedded (SQLite, FAISS,
+BM25) and PostgreSQL + pgvector (``--database-url``, an empty database; without it a throwaway
+PostgreSQL 18 with fsync on). Each back end runs in a fresh child process, so its peak RSS is its own;
+the PostgreSQL server's memory is not in it.
 
-    .venv/bin/python benchmarks/ingest_throughput.py --data-dir /tmp/bench-index [--limit 200]
+    python -m benchmarks.ingest_throughput --data-dir /tmp/rag-bench-index [--limit 200] [--backend both]
 
-The data dir is kept, so ``benchmarks/search_latency.py --data-dir`` can reuse the index.
+The embedded data dir is kept, so ``benchmarks/search_latency.py --data-dir`` can reuse the index.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
+import os
 import resource
 import shutil
 import statistics
 import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
-from retrieval.embedded import EmbeddedBackend
+from benchmarks.common import BACKENDS, database, retrieval_service, stored_texts
 from retrieval.encoder import SentenceTransformerEncoder
 from retrieval.errors import RetrievalError
+from retrieval.postgres.backend import PostgresBackend
 from retrieval.service import RetrievalService
 
 TENANT, COLLECTION = "bench", "python-docs"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--docs", type=Path, default=Path("/usr/share/doc/python3.11/html"))
-    ap.add_argument("--data-dir", type=Path, default=Path("/tmp/rag-bench-index"))
-    ap.add_argument("--limit", type=int, default=0, help="ingest only the first N files (0 = all)")
-    ap.add_argument("--files-per-request", type=int, default=8)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=1, help="raw-encoder repeats (median is used)")
-    args = ap.parse_args()
+def _database_cpu_s(svc: RetrievalService) -> dict[int, float] | None:
+    """CPU seconds so far of each PostgreSQL server process serving this database, when it runs here."""
+    if not isinstance(svc.backend, PostgresBackend):
+        return None
+    with svc.backend.db.connection() as conn:
+        pids = [int(r[0]) for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None  # the server runs elsewhere
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return out
+
+
+def run_one(backend: str, files: list[Path], args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
+    """Ingest ``files`` into a fresh store of ``backend``, then time the raw encoder on the stored chunks."""
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-    files = sorted(p for p in args.docs.rglob("*.html") if p.is_file())
-    if args.limit:
-        files = files[: args.limit]
-    if not files:
-        raise SystemExit(f"no .html files under {args.docs}: apt-get install -y python3.11-doc")
     payload = [(p.name, p.read_bytes()) for p in files]
-    total_bytes = sum(len(b) for _, b in payload)
-
-    shutil.rmtree(args.data_dir, ignore_errors=True)
+    if backend == "embedded":
+        shutil.rmtree(args.data_dir, ignore_errors=True)
     encoder = SentenceTransformerEncoder(device=args.device, batch_size=args.batch_size)
-    svc = RetrievalService(backend=EmbeddedBackend(args.data_dir), encoder=encoder)
-    svc.load()
+    svc = retrieval_service(backend, encoder, data_dir=args.data_dir, database_url=database_url)
+    if svc.stats()["chunks"]:
+        svc.close()
+        raise SystemExit(f"{backend}: the store is not empty; give an empty database")
     encoder.encode(["warm-up sentence"] * 8)  # both timings start from a warm model
 
     skipped = 0
-    t0 = time.perf_counter()
+    db_before = _database_cpu_s(svc)
+    cpu0, t0 = time.process_time(), time.perf_counter()
     for i in range(0, len(payload), args.files_per_request):
         batch = payload[i : i + args.files_per_request]
         try:
@@ -68,31 +83,91 @@ def main() -> None:
                     svc.ingest(tenant=TENANT, collection=COLLECTION, files=[item])
                 except RetrievalError:
                     skipped += 1
-    e2e = time.perf_counter() - t0
+    e2e, e2e_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    db_after = _database_cpu_s(svc)
+    db_cpu = None
+    if db_before is not None and db_after is not None:
+        db_cpu = sum(cpu - db_before.get(pid, 0.0) for pid, cpu in db_after.items())
     stats = svc.stats()
+    texts = stored_texts(svc, TENANT)  # baseline input: exactly the stored chunk texts
     svc.close()
-    docs, chunks = stats["documents"], stats["chunks"]
 
-    # Baseline: the encoder alone on exactly the stored chunk texts.
-    svc2 = RetrievalService(backend=EmbeddedBackend(args.data_dir, save_interval_s=0), encoder=encoder)
-    svc2.load()
-    _, texts, _ = svc2.backend.store.load_texts(TENANT)
-    svc2.close()
-    raw_times = []
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    encoder.encode(texts)
+    raw, raw_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {
+        "device": str(encoder.device),
+        "bytes": sum(len(b) for _, b in payload),
+        "skipped": skipped,
+        "docs": stats["documents"],
+        "chunks": stats["chunks"],
+        "chars": sum(len(t) for t in texts),
+        "e2e": e2e,
+        "raw": raw,
+        "e2e_cpu": e2e_cpu + (db_cpu or 0.0),
+        "db_cpu": db_cpu,
+        "raw_cpu": raw_cpu,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--docs", type=Path, default=Path("/usr/share/doc/python3.11/html"))
+    ap.add_argument("--data-dir", type=Path, default=Path("/tmp/rag-bench-index"))
+    ap.add_argument("--limit", type=int, default=0, help="ingest only the first N files (0 = all)")
+    ap.add_argument("--files-per-request", type=int, default=8)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=1, help="runs of each back end, interleaved (medians are used)")
+    ap.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
+    ap.add_argument("--database-url", default=None, help="an empty PostgreSQL database with pgvector >= 0.8")
+    args = ap.parse_args()
+
+    files = sorted(p for p in args.docs.rglob("*.html") if p.is_file())
+    if args.limit:
+        files = files[: args.limit]
+    if not files:
+        raise SystemExit(f"no .html files under {args.docs}: apt-get install -y python3.11-doc")
+    backends = BACKENDS if args.backend == "both" else (args.backend,)
+    if args.database_url and args.repeats > 1 and "postgres" in backends:
+        raise SystemExit("--repeats > 1 needs an empty database per run: leave out --database-url")
+
+    runs: dict[str, list[dict[str, Any]]] = {b: [] for b in backends}
+    # A fresh process per run: its peak RSS is its own, and no model or index is carried over.
+    spawn = multiprocessing.get_context("spawn")
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        encoder.encode(texts)
-        raw_times.append(time.perf_counter() - t0)
-    raw = statistics.median(raw_times)
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        for backend in backends:
+            db: AbstractContextManager[str | None] = (
+                database(args.database_url) if backend == "postgres" else nullcontext()
+            )
+            with db as url, ProcessPoolExecutor(1, mp_context=spawn) as pool:
+                runs[backend].append(pool.submit(run_one, backend, files, args, url).result())
 
-    print(f"device {encoder.device}, batch {args.batch_size}, {args.files_per_request} files per ingest call")
-    print(f"input: {len(payload)} files, {total_bytes / 1e6:.1f} MB; skipped {skipped} unparseable/empty")
-    print(f"stored: {docs} documents, {chunks} chunks, {sum(len(t) for t in texts) / 1e6:.1f} M chunk chars")
-    print(f"end-to-end ingest : {e2e:8.1f} s  {docs / e2e:7.2f} docs/s  {chunks / e2e:7.1f} chunks/s")
-    print(f"raw encoder (base): {raw:8.1f} s  {'':>13}  {chunks / raw:7.1f} chunks/s  (median of {args.repeats})")
-    print(f"ratio end-to-end / raw encoder: {e2e / raw:.3f}  (pipeline overhead {100 * (e2e / raw - 1):+.1f}%)")
-    print(f"peak RSS: {rss_mib:.0f} MiB")
+    first = runs[backends[0]][0]
+    print(f"device {first['device']}, batch {args.batch_size}, {args.files_per_request} files per ingest call")
+    print(f"input: {len(files)} files, {first['bytes'] / 1e6:.1f} MB; {args.repeats} run(s) per back end, medians")
+    for backend, rs in runs.items():
+        r = rs[0]
+        docs, chunks = r["docs"], r["chunks"]
+        med = {k: statistics.median(x[k] for x in rs) for k in ("e2e", "raw", "e2e_cpu", "raw_cpu", "rss_mib")}
+        wall = [x["e2e"] / x["raw"] for x in rs]
+        cpu = [x["e2e_cpu"] / x["raw_cpu"] for x in rs]
+        db_cpu = [x["db_cpu"] for x in rs if x["db_cpu"] is not None]
+        of_which = f" (database server {statistics.median(db_cpu):.1f} s of it)" if db_cpu else ""
+        print(f"{backend}: stored {docs} documents, {chunks} chunks, {r['chars'] / 1e6:.1f} M chunk chars;", end=" ")
+        print(f"skipped {r['skipped']} unparseable/empty")
+        e2e, raw = med["e2e"], med["raw"]
+        print(f"  end-to-end ingest : {e2e:8.1f} s  {docs / e2e:7.2f} docs/s  {chunks / e2e:7.1f} chunks/s")
+        print(f"  raw encoder (base): {raw:8.1f} s  {'':>13}  {chunks / raw:7.1f} chunks/s")
+        print(f"  ratio end-to-end / raw encoder, wall: {statistics.median(wall):.3f}  (runs: {_fmt(wall)})")
+        print(f"  ratio end-to-end / raw encoder, CPU : {statistics.median(cpu):.3f}  (runs: {_fmt(cpu)})")
+        print(f"  CPU time: ingest {med['e2e_cpu']:.1f} s{of_which}, raw encoder {med['raw_cpu']:.1f} s")
+        print(f"  peak RSS of the ingesting process: {med['rss_mib']:.0f} MiB")
+
+
+def _fmt(values: Iterable[float]) -> str:
+    return " ".join(f"{v:.3f}" for v in values)
 
 
 if __name__ == "__main__":

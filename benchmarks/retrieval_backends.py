@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from benchmarks.common import SQUAD, Question, ingest_paragraphs, load_squad, running_server
+from benchmarks.common import SQUAD, Question, database, ingest_paragraphs, load_squad, running_server
 from benchmarks.retrieval_quality import evaluate
 
 MODES = ("dense", "bm25", "hybrid")
@@ -30,17 +28,6 @@ NO_GENERATOR = {
     "RAG_API_KEYS": "",
     "RAG_RATE_LIMIT": "",
 }
-
-
-@contextmanager
-def database(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from tests.postgres_server import postgres_server
-
-    with postgres_server() as server:
-        yield server.url(server.create_database())
 
 
 def run(env: dict[str, str], paragraphs: list[str], questions: list[Question]) -> dict[str, dict[str, float]]:

