@@ -193,7 +193,7 @@ def part_consistency(replicas: Replicas, db: str, documents: int, rng: random.Ra
                     if newest.get(doc.id) != doc.chunks:
                         problems.append(f"{name}: not among the newest listed ({listing.status_code})")
                     failures.extend(f"{side} replica: {p}" for p in problems)
-                if len(docs) % 100 == 0:
+                if w == 0 and n % 100 == 98:
                     log(f"a. {len(docs)} documents, {len(failures)} failures")
         finally:
             for c in clients.values():

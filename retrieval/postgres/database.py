@@ -33,8 +33,8 @@ logger = logging.getLogger(__name__)
 MIGRATION_LOCK = 7_201_019
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # How long one of the pool's reconnection attempts keeps trying. psycopg_pool doubles the wait between
-# tries (1, 2, 4, ... s) for 5 minutes by default, so a replica went on refusing requests for about as long
-# again as PostgreSQL had been down (22 s more after a 40 s outage, benchmarks/postgres_replicas.py). A
+# tries (1, 2, 4, ... s) for 5 minutes by default, so a replica went on refusing requests long after
+# PostgreSQL was back, the longer the outage the longer (docs/evaluation.md, "PostgreSQL back end"). A
 # short attempt gives up, and the next request that finds no connection starts a fresh one at once.
 RECONNECT_TIMEOUT_S = 5.0
 
