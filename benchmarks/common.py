@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.testing import ROOT, ServerProcess, free_port, running_server
 from retrieval.backend import SearchBackend
 from retrieval.embedded import EmbeddedBackend
@@ -164,13 +166,18 @@ def process_memory_mib(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def stored_texts(svc: RetrievalService, tenant: str) -> list[str]:
-    """Every chunk text of ``tenant`` in the order stored, from either back end."""
+def stored_texts(svc: RetrievalService, tenant: str, after_id: int = 0) -> tuple[list[int], list[str]]:
+    """Ids and texts of ``tenant``'s chunks stored after chunk ``after_id``, in the order stored, from either
+    back end."""
     backend = svc.backend
     if isinstance(backend, EmbeddedBackend):
-        return backend.store.load_texts(tenant)[1]
+        ids, texts, _ = backend.store.load_texts(tenant)
+        start = int(np.searchsorted(ids, after_id, side="right"))
+        return ids[start:].tolist(), texts[start:]
     if isinstance(backend, PostgresBackend):
         with backend.db.connection() as conn:
-            rows = conn.execute("SELECT text FROM chunks WHERE tenant = %s ORDER BY id", (tenant,)).fetchall()
-        return [str(r[0]) for r in rows]
+            rows = conn.execute(
+                "SELECT id, text FROM chunks WHERE tenant = %s AND id > %s ORDER BY id", (tenant, after_id)
+            ).fetchall()
+        return [int(r[0]) for r in rows], [str(r[1]) for r in rows]
     raise TypeError(f"unknown back end {type(backend).__name__}")
