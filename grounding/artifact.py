@@ -88,7 +88,6 @@ def read_manifest(artifact_dir: Path) -> dict[str, Any]:
 def load_net(artifact_dir: Path, base_path: str | None = None) -> GroundingNet:
     """The trained network in eval mode: base weights from ``base_path``, adapter merged, heads loaded."""
     from peft import PeftModel
-    from safetensors.torch import load_file
     from transformers import AutoModel
 
     manifest = read_manifest(artifact_dir)
@@ -96,9 +95,16 @@ def load_net(artifact_dir: Path, base_path: str | None = None) -> GroundingNet:
     peft_model = PeftModel.from_pretrained(base, str(artifact_dir))
     encoder: nn.Module = peft_model.merge_and_unload()
     net = GroundingNet(encoder, HeadsConfig(hidden_size=int(manifest["hidden_size"])))
+    load_heads(net, artifact_dir)
+    return net.eval()
+
+
+def load_heads(net: GroundingNet, artifact_dir: Path) -> None:
+    """The span and support heads from ``artifact_dir`` into ``net``, in fp32."""
+    from safetensors.torch import load_file
+
     heads = load_file(str(artifact_dir / HEADS_FILE))
     net.qa.load_state_dict({k.removeprefix("qa."): v.float() for k, v in heads.items() if k.startswith("qa.")})
     net.support.load_state_dict(
         {k.removeprefix("support."): v.float() for k, v in heads.items() if k.startswith("support.")}
     )
-    return net.eval()

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from grounding.artifact import HEADS_FILE, default_base_path, read_manifest, save_artifact
+from grounding.artifact import ADAPTER_FILES, default_base_path, load_heads, read_manifest, save_artifact
 from grounding.features import Window, encode_pairs, token_span
 from grounding.metric import best_over_golds
 from grounding.modeling import GroundingNet, HeadsConfig, pad_batch
@@ -177,16 +177,12 @@ def load_initial_weights(net: GroundingNet, artifact_dir: Path) -> None:
     from safetensors.torch import load_file
 
     read_manifest(artifact_dir)
-    adapter = {k: v.float() for k, v in load_file(str(artifact_dir / "adapter_model.safetensors")).items()}
+    adapter = {k: v.float() for k, v in load_file(str(artifact_dir / ADAPTER_FILES[1])).items()}
     result = set_peft_model_state_dict(net.encoder, adapter)
     unexpected: list[str] = list(getattr(result, "unexpected_keys", []))
     if unexpected:
         raise ValueError(f"{artifact_dir}: adapter keys this model does not have: {unexpected[:3]}")
-    heads = load_file(str(artifact_dir / HEADS_FILE))
-    net.qa.load_state_dict({k.removeprefix("qa."): v.float() for k, v in heads.items() if k.startswith("qa.")})
-    net.support.load_state_dict(
-        {k.removeprefix("support."): v.float() for k, v in heads.items() if k.startswith("support.")}
-    )
+    load_heads(net, artifact_dir)
 
 
 def trainable_state(net: GroundingNet) -> dict[str, torch.Tensor]:
